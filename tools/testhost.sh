@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Test-host machinery: a Docker engine and a Debian 12 image that runs systemd as PID 1.
+#
+#   tools/testhost.sh up     use a running Docker engine, or install Debian's docker.io and start
+#                            dockerd ourselves; build the test-host image once (cached).
+#   tools/testhost.sh down   stop the dockerd that `up` started (nothing else is touched).
+#   tools/testhost.sh image  print the image name.
+#
+# The image is built from debootstrap (no image registry is needed) and carries the host's extra CA
+# certificates, so HTTPS from inside works behind a TLS-intercepting proxy.
+# Facts behind the flags: see README "Test hosts".
+set -euo pipefail
+
+STATE_DIR=${PYOPS_UWSGI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pyops-uwsgi}
+DOCKER_ROOT=$STATE_DIR/docker
+PIDFILE=$STATE_DIR/dockerd.pid
+IMAGE=${PYOPS_UWSGI_TESTHOST_IMAGE:-pyops-uwsgi-testhost:bookworm}
+# Bump when the image recipe below changes, so cached images are rebuilt.
+IMAGE_REVISION=1
+SUITE=bookworm
+PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,sudo,procps,iproute2
+# Units that make no sense in a container.
+MASKED_UNITS="getty.target console-getty.service systemd-udevd.service systemd-udev-trigger.service
+systemd-remount-fs.service sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount
+systemd-modules-load.service systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer
+e2scrub_all.timer fstrim.timer"
+
+log() { printf '[testhost] %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+engine_up() {
+  if docker info >/dev/null 2>&1; then
+    log "using the running Docker engine"
+    return
+  fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    log "installing Debian's docker.io"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  fi
+  mkdir -p "$STATE_DIR"
+  log "starting dockerd (data in $DOCKER_ROOT)"
+  as_root sh -c "nohup dockerd --data-root '$DOCKER_ROOT' --exec-root /run/pyops-uwsgi-docker \
+      --pidfile '$PIDFILE' >'$STATE_DIR/dockerd.log' 2>&1 &"
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return
+    sleep 1
+  done
+  log "dockerd did not answer within 60 s; its log:"
+  tail -n 30 "$STATE_DIR/dockerd.log" >&2
+  exit 1
+}
+
+# Print the PEM blocks of bundle $1 that bundle $2 does not hold, one file per block, into dir $3.
+extra_certs() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import pathlib, re, sys
+pem = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+host = pem.findall(pathlib.Path(sys.argv[1]).read_text())
+image = set(pem.findall(pathlib.Path(sys.argv[2]).read_text()))
+out = pathlib.Path(sys.argv[3])
+out.mkdir(parents=True, exist_ok=True)
+extra = [c for c in host if c not in image]
+for i, cert in enumerate(extra):
+    (out / f"testhost-host-ca-{i}.crt").write_text(cert + "\n")
+print(len(extra))
+PY
+}
+
+image_build() {
+  local want="$IMAGE_REVISION"
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "pyops.revision" }}' "$IMAGE" 2>/dev/null)" = "$want" ]; then
+    log "image $IMAGE is cached"
+    return
+  fi
+  command -v debootstrap >/dev/null 2>&1 || {
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  }
+  local work rootfs
+  work=$(mktemp -d "$STATE_DIR/build.XXXXXX")
+  rootfs=$work/rootfs
+  log "debootstrap $SUITE into $rootfs (about a minute)"
+  # No mirror argument: debootstrap's own default is used unless DEBOOTSTRAP_MIRROR is set.
+  as_root debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" ${DEBOOTSTRAP_MIRROR:-} \
+    >"$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+
+  # Trust what the build machine trusts (for example a TLS-intercepting proxy's CA): add the host's
+  # extra CAs the Debian way, so ca-certificates keeps them on upgrades.
+  local host_bundle=/etc/ssl/certs/ca-certificates.crt
+  if [ -r "$host_bundle" ]; then
+    local n
+    n=$(as_root env PATH="$PATH" bash -c "$(declare -f extra_certs); extra_certs '$host_bundle' '$rootfs/etc/ssl/certs/ca-certificates.crt' '$rootfs/usr/local/share/ca-certificates'")
+    log "adding $n CA certificate(s) from the build machine"
+    as_root chroot "$rootfs" update-ca-certificates >/dev/null
+  fi
+  for unit in $MASKED_UNITS; do
+    as_root ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+  done
+  as_root rm -rf "$rootfs"/var/cache/apt/archives/*.deb
+  log "importing the root file system"
+  as_root tar -C "$rootfs" -c . | docker import - "$IMAGE-base" >/dev/null
+  cat >"$work/Dockerfile" <<DOCKERFILE
+FROM $IMAGE-base
+ENV container=docker
+LABEL pyops.revision="$want"
+STOPSIGNAL SIGRTMIN+3
+CMD ["/lib/systemd/systemd"]
+DOCKERFILE
+  DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE" "$work" >/dev/null 2>"$work/build.err" \
+    || { cat "$work/build.err" >&2; exit 1; }
+  docker image rm "$IMAGE-base" >/dev/null 2>&1 || true
+  as_root rm -rf "$work"
+  log "built $IMAGE ($(docker image inspect -f '{{ .Size }}' "$IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
+}
+
+engine_down() {
+  if [ -f "$PIDFILE" ]; then
+    local pid
+    pid=$(cat "$PIDFILE")
+    log "stopping the dockerd we started (pid $pid)"
+    as_root kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do as_root kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    as_root rm -f "$PIDFILE"
+  fi
+}
+
+case "${1:-}" in
+  up) engine_up; image_build ;;
+  down) engine_down ;;
+  image) echo "$IMAGE" ;;
+  *) echo "usage: $0 up|down|image" >&2; exit 2 ;;
+esac
