@@ -1,0 +1,137 @@
+"""The role's normal path on a real systemd host: molecule/default (app "hello")."""
+
+import uuid
+
+from paths import REPO, load_yaml
+from hostcheck import http_get, journal_cursor, journal_since, unit_properties, uwsgi_processes, wait_for
+
+UNIT = "uwsgi-hello.service"
+UNITS = [UNIT]
+APP = load_yaml(REPO / "molecule" / "default" / "apps.yml")["uwsgi_production_apps"][0]
+DEFAULTS = load_yaml(REPO / "roles" / "uwsgi_production" / "defaults" / "main.yml")
+INI = f"{DEFAULTS['uwsgi_production_config_dir']}/{APP['name']}.ini"
+UWSGI = f"{DEFAULTS['uwsgi_production_venv']}/bin/uwsgi"
+BASE_URL = f"http://{APP['http_socket']}"
+
+
+def as_uwsgi_value(value):
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_unit_is_active_with_the_production_properties(host):
+    props = unit_properties(
+        host, UNIT, "ActiveState", "SubState", "Type", "NotifyAccess", "KillSignal", "KillMode",
+        "RestartPreventExitStatus", "Restart", "TimeoutStopUSec", "User", "Group", "RuntimeDirectory",
+        "RuntimeDirectoryPreserve", "StandardOutput", "StandardError", "UnitFileState", "StatusText",
+    )
+    assert props["ActiveState"] == "active" and props["SubState"] == "running"
+    assert props["Type"] == "notify"
+    assert props["NotifyAccess"] == "all"
+    assert props["KillSignal"] == "15"  # SIGTERM: die-on-term makes it a clean stop
+    assert props["KillMode"] == "mixed"
+    assert props["RestartPreventExitStatus"] == "22"
+    assert props["Restart"] == "on-failure"
+    # Stop timeout above worker-reload-mercy.
+    mercy = DEFAULTS["uwsgi_production_options"]["worker-reload-mercy"]
+    assert DEFAULTS["uwsgi_production_stop_timeout"] > mercy
+    assert props["TimeoutStopUSec"] == "1min 30s"
+    assert props["User"] == "uwsgi" and props["Group"] == "uwsgi"
+    assert props["RuntimeDirectory"] == "uwsgi-hello"
+    assert props["StandardOutput"] == "journal" and props["StandardError"] == "journal"
+    assert props["UnitFileState"] == "enabled"
+    assert props["StatusText"] == "uWSGI is ready"  # sent by uWSGI itself over NOTIFY_SOCKET
+
+
+def test_installed_unit_passes_systemd_analyze_verify(host):
+    out = host.run(f"systemd-analyze verify /etc/systemd/system/{UNIT}")
+    assert out.rc == 0, out.stderr
+    assert "uwsgi-hello.service" not in out.stderr, out.stderr
+
+
+def test_processes_run_as_the_service_user_not_root(host):
+    rows = uwsgi_processes(host, "hello")
+    assert rows, "no uWSGI process of app hello"
+    assert {user for _, user, _ in rows} == {"uwsgi"}
+
+
+def test_ps_shows_the_procname_prefix(host):
+    names = [args for _, _, args in uwsgi_processes(host, "hello")]
+    assert "hello uWSGI master" in names
+    assert "hello uWSGI worker 1" in names
+
+
+def test_effective_config_holds_every_recommended_option(host):
+    """uWSGI itself parses the live ini; every recommended option has the default's value."""
+    options = DEFAULTS["uwsgi_production_options"]
+    gets = " ".join(f"--get {key}" for key in options)
+    # No --strict on the command line: it would hide the ini's own "strict" from --get.
+    # --set vacuum=false keeps this check from removing the live app's files; --get prints the
+    # first value of a key, so it still shows the ini's own vacuum.
+    out = host.run(f"{UWSGI} --ini {INI} --set vacuum=false {gets}")
+    assert out.rc == 0, out.stderr
+    got = out.stdout.splitlines()
+    assert got == [as_uwsgi_value(v) for v in options.values()]
+    for key in ("strict", "master", "enable-threads", "vacuum", "single-interpreter", "die-on-term",
+                "need-app", "disable-logging", "log-4xx", "log-5xx", "py-call-osafterfork", "auto-procname"):
+        assert options[key] is True, key
+    ini = host.file(INI).content_string
+    assert "py-call-osafterfork = true" in ini
+    assert "py-callos-afterfork" not in ini
+
+
+def test_running_master_applied_the_busyness_settings(host):
+    log = host.check_output(f"journalctl --unit {UNIT} --no-pager --output cat")
+    o = DEFAULTS["uwsgi_production_options"]
+    assert (f"[busyness] settings: min={o['cheaper-busyness-min']}%, max={o['cheaper-busyness-max']}%, "
+            f"overload={o['cheaper-overload']}, multiplier={o['cheaper-busyness-multiplier']}") in log
+    assert f"your mercy for graceful operations on workers is {o['worker-reload-mercy']} seconds" in log
+
+
+def test_the_check_the_role_runs_leaves_the_live_files_alone(host):
+    """The role checks a new ini with uWSGI before installing it; that check must not vacuum the
+    running app's pidfile2 and stats socket (uWSGI's --get alone does)."""
+    check = load_yaml(REPO / "roles" / "uwsgi_production" / "vars" / "main.yml")["_uwsgi_production_check_command"]
+    command = check.replace("{{ _uwsgi_production_binary }}", UWSGI).replace("%s", INI)
+    out = host.run(command)
+    assert out.rc == 0, out.stderr
+    assert "VACUUM" not in out.stdout + out.stderr
+    for name in ("uwsgi.pid", "stats.sock", "uwsgi.sock"):
+        assert host.file(f"/run/uwsgi-hello/{name}").exists, name
+
+
+def test_app_answers_200_from_inside_the_host(host):
+    status, body = http_get(host, BASE_URL + "/")
+    assert status == 200
+    assert body == "hello from uWSGI\n"
+
+
+def test_404_and_500_are_logged_and_200_is_not(host):
+    marker = uuid.uuid4().hex
+    cursor = journal_cursor(host)
+    assert http_get(host, f"{BASE_URL}/?m={marker}-200")[0] == 200
+    assert http_get(host, f"{BASE_URL}/nothing-here-{marker}-404")[0] == 404
+    assert http_get(host, f"{BASE_URL}/error?m={marker}-500")[0] == 500
+    logged = wait_for(lambda: (lambda log: log if f"{marker}-404" in log and f"{marker}-500" in log else "")(
+        journal_since(host, UNIT, cursor)), timeout=10)
+    assert f"{marker}-404" in logged, journal_since(host, UNIT, cursor)
+    assert f"{marker}-500" in logged
+    assert f"{marker}-200" not in logged
+
+
+def test_stop_is_clean_and_under_two_seconds_then_start_works(host):
+    timed = host.run(f"s=$(date +%s.%N); systemctl stop {UNIT}; rc=$?; e=$(date +%s.%N); echo $rc $s $e")
+    rc, start, end = timed.stdout.split()
+    seconds = float(end) - float(start)
+    print(f"systemctl stop took {seconds:.3f} s")
+    assert rc == "0"
+    assert seconds < 2.0
+    props = unit_properties(host, UNIT, "ActiveState", "Result", "ExecMainStatus", "ExecMainCode")
+    assert props["ActiveState"] == "inactive"
+    assert props["Result"] == "success"
+    assert props["ExecMainCode"] == "1" and props["ExecMainStatus"] == "0"  # exited, status 0
+    assert "goodbye to uWSGI" in host.check_output(f"journalctl --unit {UNIT} --lines 20 --no-pager --output cat")
+    assert not uwsgi_processes(host, "hello")
+
+    host.check_output(f"systemctl start {UNIT}")
+    assert unit_properties(host, UNIT, "ActiveState")["ActiveState"] == "active"
+    assert http_get(host, BASE_URL + "/")[0] == 200

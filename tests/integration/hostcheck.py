@@ -1,0 +1,65 @@
+"""Helpers for tests that run against a real systemd test host: every request is made from
+INSIDE the host to its own loopback."""
+
+import json
+import shlex
+import time
+
+
+def http_get(host, url, timeout=10):
+    """GET url from inside the host; return (status, body). Status 0 means no HTTP answer."""
+    script = (
+        "import json, sys, urllib.request, urllib.error\n"
+        "try:\n"
+        f"    r = urllib.request.urlopen({url!r}, timeout={timeout})\n"
+        "    status, body = r.status, r.read()\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    status, body = e.code, e.read()\n"
+        "except Exception as e:\n"
+        "    status, body = 0, repr(e).encode()\n"
+        "print(json.dumps([status, body.decode('utf-8', 'replace')]))\n"
+    )
+    out = host.check_output(f"python3 -c {shlex.quote(script)}")
+    status, body = json.loads(out)
+    return status, body
+
+
+def unit_properties(host, unit, *names):
+    out = host.check_output(f"systemctl show {unit} " + " ".join(f"-p {n}" for n in names))
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def wait_for(predicate, timeout=15.0, interval=0.2):
+    """Poll predicate until it is truthy; return its last value."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+def journal_since(host, unit, cursor):
+    out = host.run(f"journalctl --unit {unit} --no-pager --output cat --after-cursor {shlex.quote(cursor)}")
+    return out.stdout
+
+
+def journal_cursor(host):
+    """A cursor at the end of the whole journal: read a unit's lines after it with journal_since."""
+    out = host.run("journalctl --lines 1 --no-pager --show-cursor --output cat")
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("-- cursor: "):
+            return line[len("-- cursor: "):]
+    return ""
+
+
+def uwsgi_processes(host, prefix):
+    """The ps lines of uWSGI processes whose procname starts with '<prefix> uWSGI'."""
+    out = host.check_output("ps -eo pid=,user=,args=")
+    rows = []
+    for line in out.splitlines():
+        pid, user, args = line.split(None, 2)
+        if args.startswith(f"{prefix} uWSGI"):
+            rows.append((int(pid), user, args))
+    return rows
+
