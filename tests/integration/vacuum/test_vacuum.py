@@ -1,0 +1,68 @@
+"""molecule/vacuum: uWSGI's vacuum removes the socket, pidfile2 and stats socket on stop.
+
+systemd keeps the runtime directory (RuntimeDirectoryPreserve=yes), so whatever is gone after a
+stop was removed by uWSGI itself; the control app with vacuum off shows the files staying.
+"""
+
+import pytest
+from hostcheck import unit_properties, uwsgi_processes, wait_for
+
+ON = "vacuum-on"
+OFF = "vacuum-off"
+UNITS = [f"uwsgi-{ON}.service", f"uwsgi-{OFF}.service"]
+FILES = ("uwsgi.sock", "uwsgi.pid", "stats.sock")
+
+
+def paths(app):
+    return [f"/run/uwsgi-{app}/{name}" for name in FILES]
+
+
+def existing(host, app):
+    return [p for p in paths(app) if host.file(p).exists]
+
+
+def start(host, app):
+    host.check_output(f"systemctl start uwsgi-{app}.service")
+    assert existing(host, app) == paths(app), "the files must exist while the app runs"
+    assert host.file(f"/run/uwsgi-{app}/uwsgi.sock").is_socket
+    assert host.file(f"/run/uwsgi-{app}/stats.sock").is_socket
+
+
+def stopped(host, app):
+    return unit_properties(host, f"uwsgi-{app}.service", "ActiveState")["ActiveState"] == "inactive"
+
+
+@pytest.mark.parametrize("app", [ON, OFF])
+def test_files_exist_while_running(host, app):
+    start(host, app)
+
+
+def test_systemctl_stop_vacuums_everything(host):
+    start(host, ON)
+    host.check_output(f"systemctl stop uwsgi-{ON}.service")
+    assert existing(host, ON) == []
+    assert host.file(f"/run/uwsgi-{ON}").is_directory  # systemd kept it: the removal was uWSGI's
+    log = host.check_output(f"journalctl --unit uwsgi-{ON}.service --lines 30 --no-pager --output cat")
+    assert "VACUUM: pidfile2 removed." in log
+    assert f"VACUUM: unix socket /run/uwsgi-{ON}/uwsgi.sock removed." in log
+
+
+def test_sigterm_to_master_and_workers_at_once_vacuums_everything(host):
+    start(host, ON)
+    pids = [pid for pid, _, _ in uwsgi_processes(host, ON)]
+    assert len(pids) >= 3, "master and at least two workers"
+    host.check_output(f"systemctl kill --kill-whom=all --signal=SIGTERM uwsgi-{ON}.service")
+    assert wait_for(lambda: stopped(host, ON), timeout=15)
+    props = unit_properties(host, f"uwsgi-{ON}.service", "Result", "ExecMainStatus")
+    assert props == {"Result": "success", "ExecMainStatus": "0"}
+    assert existing(host, ON) == []
+
+
+def test_control_without_vacuum_leaves_the_files(host):
+    start(host, OFF)
+    host.check_output(f"systemctl stop uwsgi-{OFF}.service")
+    assert stopped(host, OFF)
+    assert existing(host, OFF) == paths(OFF)
+    # ... and it still starts again over its own stale files.
+    start(host, OFF)
+    host.check_output(f"systemctl stop uwsgi-{OFF}.service")
