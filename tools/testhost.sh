@@ -4,6 +4,8 @@
 #   tools/testhost.sh up     use a running Docker engine, or install Debian's docker.io and start
 #                            dockerd ourselves; build the test-host image once (cached).
 #   tools/testhost.sh down   stop the dockerd that `up` started (nothing else is touched).
+#   tools/testhost.sh run NAME  start a test host container NAME (replacing one of that name)
+#                            and wait until its systemd is running.
 #   tools/testhost.sh image  print the image name.
 #
 # The image is built from debootstrap (no image registry is needed) and carries the host's extra CA
@@ -126,9 +128,28 @@ engine_down() {
   fi
 }
 
+# The same flags as the platform in .config/molecule/config.yml (keep them in step).
+host_run() {
+  local name=$1
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker run -d --name "$name" --hostname "$name" \
+    --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns host \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+    "$IMAGE" /lib/systemd/systemd >/dev/null
+  local state=""
+  for _ in $(seq 1 60); do
+    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running|degraded) log "test host $name: systemd $state"; return ;; esac
+    sleep 0.5
+  done
+  log "test host $name: systemd did not come up (state: ${state:-none})"
+  exit 1
+}
+
 case "${1:-}" in
   up) engine_up; image_build ;;
   down) engine_down ;;
+  run) [ -n "${2:-}" ] || { echo "usage: $0 run NAME" >&2; exit 2; }; host_run "$2" ;;
   image) echo "$IMAGE" ;;
-  *) echo "usage: $0 up|down|image" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|run NAME|image" >&2; exit 2 ;;
 esac

@@ -1,0 +1,83 @@
+"""The role's templates rendered by Ansible itself on the controller (no host, a few seconds)."""
+
+import json
+import subprocess
+
+import pytest
+from paths import REPO
+
+APP = {
+    "name": "demo",
+    "module": "demo.wsgi:application",
+    "chdir": "/srv/demo",
+    "http_socket": "127.0.0.1:9000",
+    "options": {
+        "harakiri": 30,                      # override a baseline value
+        "processes": None,                   # remove a baseline option
+        "env": ["A=1", "B=2"],               # a list repeats the key
+        "lazy-apps": False,                  # booleans render as true/false
+        "mule": "",                          # empty strings are not rendered
+    },
+}
+
+
+def render(tmp_path, app):
+    subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", str(REPO / "tests" / "unit" / "render.yml"),
+         "-e", json.dumps({"_app": app, "out_dir": str(tmp_path)})],
+        check=True, capture_output=True, text=True,
+    )
+    return (tmp_path / "app.ini").read_text(), (tmp_path / "app.service").read_text()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("render"), APP)
+
+
+def ini_lines(ini):
+    return [line for line in ini.splitlines() if line and not line.startswith(";")]
+
+
+def test_ini_is_one_section_of_key_value_lines(rendered):
+    lines = ini_lines(rendered[0])
+    assert lines[0] == "[uwsgi]"
+    assert all(" = " in line for line in lines[1:])
+    assert lines[1] == "strict = true"  # strict first, so it guards every later key
+
+
+def test_overrides_lists_booleans_and_removal(rendered):
+    lines = ini_lines(rendered[0])
+    assert "harakiri = 30" in lines and "harakiri = 60" not in lines
+    assert not any(line.startswith("processes =") for line in lines)
+    assert [line for line in lines if line.startswith("env =")] == ["env = A=1", "env = B=2"]
+    assert "lazy-apps = false" in lines
+    assert "master = true" in lines
+    assert not any(line.startswith("mule =") for line in lines)
+
+
+def test_ini_derives_app_sockets_and_runtime_files(rendered):
+    lines = ini_lines(rendered[0])
+    for expected in ("chdir = /srv/demo", "module = demo.wsgi:application", "http-socket = 127.0.0.1:9000",
+                     "socket = /run/uwsgi-demo/uwsgi.sock", "chmod-socket = 660",
+                     "pidfile2 = /run/uwsgi-demo/uwsgi.pid", "stats = /run/uwsgi-demo/stats.sock",
+                     "master-fifo = /run/uwsgi-demo/master.fifo", "procname-prefix-spaced = demo"):
+        assert expected in lines
+    assert not any(line.startswith(("virtualenv =", "wsgi-file =")) for line in lines)
+
+
+def test_unit_stops_with_sigterm_and_never_loops_on_a_missing_app(rendered):
+    unit = rendered[1].splitlines()
+    for expected in ("Type=notify", "NotifyAccess=all", "KillSignal=SIGTERM", "KillMode=mixed",
+                     "Restart=on-failure", "RestartPreventExitStatus=22", "TimeoutStopSec=90",
+                     "User=uwsgi", "Group=uwsgi", "RuntimeDirectory=uwsgi-demo",
+                     "ExecStart=/opt/uwsgi/bin/uwsgi --ini /etc/uwsgi-production/demo.ini"):
+        assert expected in unit
+    assert "KillSignal=SIGQUIT" not in unit
+
+
+def test_unix_socket_can_be_turned_off(tmp_path):
+    ini, _ = render(tmp_path, {**APP, "socket": ""})
+    lines = ini_lines(ini)
+    assert not any(line.startswith(("socket =", "chmod-socket =")) for line in lines)
+    assert "http-socket = 127.0.0.1:9000" in lines

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test: lint, fast tests (no host), then every molecule scenario on one local systemd test host.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+started=$SECONDS
+step() { printf '\n=== %s (at %ds)\n' "$*" $((SECONDS - started)); }
+
+step "setup"
+bash tools/setup.sh
+# shellcheck source=tools/env.sh
+source tools/env.sh
+
+step "yamllint"
+yamllint --strict .
+step "ansible-lint (production profile)"
+ansible-lint
+step "fast tests (no host)"
+python -m pytest tests/unit
+
+step "test host"
+bash tools/testhost.sh up
+trap 'bash tools/testhost.sh down' EXIT
+
+step "molecule: every scenario on one shared host"
+molecule test --all
+
+step "done in $((SECONDS - started)) s"
