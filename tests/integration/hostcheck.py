@@ -39,20 +39,6 @@ def wait_for(predicate, timeout=15.0, interval=0.2):
     return value
 
 
-def journal_since(host, unit, cursor):
-    out = host.run(f"journalctl --unit {unit} --no-pager --output cat --after-cursor {shlex.quote(cursor)}")
-    return out.stdout
-
-
-def journal_cursor(host):
-    """A cursor at the end of the whole journal: read a unit's lines after it with journal_since."""
-    out = host.run("journalctl --lines 1 --no-pager --show-cursor --output cat")
-    for line in reversed(out.stdout.splitlines()):
-        if line.startswith("-- cursor: "):
-            return line[len("-- cursor: "):]
-    return ""
-
-
 def uwsgi_processes(host, prefix):
     """The ps lines of uWSGI processes whose procname starts with '<prefix> uWSGI'."""
     out = host.check_output("ps -eo pid=,user=,args=")
