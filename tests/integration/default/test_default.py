@@ -1,5 +1,7 @@
 """The role's normal path on a real systemd host: molecule/default (app "hello")."""
 
+import json
+import re
 import uuid
 
 from paths import REPO, load_yaml
@@ -138,3 +140,39 @@ def test_stop_is_clean_and_under_two_seconds_then_start_works(host):
     host.check_output(f"systemctl start {UNIT}")
     assert unit_properties(host, UNIT, "ActiveState")["ActiveState"] == "active"
     assert http_get(host, BASE_URL + "/")[0] == 200
+
+
+def security(host, unit):
+    """systemd-analyze security: (overall exposure, {check name: exposure or None})."""
+    text = host.check_output(f"systemd-analyze security {unit} --no-pager")
+    overall = float(re.search(r"Overall exposure level for \S+: (\d+\.\d+)", text).group(1))
+    rows = json.loads(host.check_output(f"systemd-analyze security {unit} --no-pager --json=short"))
+    return overall, {row["name"]: (float(row["exposure"]) if row["exposure"] else 0.0) for row in rows}
+
+
+def test_sandbox_brings_systemd_exposure_to_at_most_2(host):
+    """Compare the role's unit with the same unit minus its sandboxing block, loaded side by side."""
+    probe = "uwsgi-hello-unsandboxed-probe.service"
+    host.check_output(
+        f"sed '/^# Sandboxing/,/^$/d' /etc/systemd/system/{UNIT} > /etc/systemd/system/{probe}"
+        " && systemctl daemon-reload")
+    try:
+        before, before_rows = security(host, probe)
+    finally:
+        host.run(f"rm -f /etc/systemd/system/{probe} && systemctl daemon-reload")
+    after, after_rows = security(host, UNIT)
+    moved = sorted(((name, before_rows[name], after_rows.get(name, 0.0)) for name in before_rows
+                    if before_rows[name] != after_rows.get(name, 0.0)), key=lambda r: r[2] - r[1])
+    print(f"\nsystemd-analyze security {UNIT}: {before} without the sandboxing, {after} with it")
+    for name, was, now in moved:
+        print(f"  {name:<45} {was:.1f} -> {now:.1f}")
+    assert after <= 2.0
+    assert before > after
+
+
+def test_socket_and_ini_permissions(host):
+    sock = host.file("/run/uwsgi-hello/uwsgi.sock")
+    assert sock.is_socket and sock.mode == 0o660 and sock.user == "uwsgi" and sock.group == "uwsgi"
+    ini = host.file(INI)
+    assert ini.mode == 0o640 and ini.user == "root" and ini.group == "uwsgi"
+    assert host.file("/run/uwsgi-hello/master.fifo").mode == 0o600

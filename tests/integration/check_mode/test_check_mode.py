@@ -1,0 +1,84 @@
+"""molecule/check_mode: --check reports what would change and changes nothing.
+
+The tests run the same converge playbook molecule uses, with --check --diff, from the controller:
+against the scenario's configured host, and against a fresh test host started for the purpose.
+"""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+from hostcheck import http_get, unit_properties
+from paths import REPO, load_yaml
+
+UNIT = "uwsgi-checked.service"
+UNITS = [UNIT]
+APPS = load_yaml(REPO / "molecule" / "check_mode" / "apps.yml")["uwsgi_production_apps"]
+PLAYBOOK = REPO / "molecule" / "shared" / "converge.yml"
+WATCHED = ["/etc/uwsgi-production/checked.ini", f"/etc/systemd/system/{UNIT}", "/opt/uwsgi/bin/uwsgi"]
+FRESH = "pyops-uwsgi-checkmode-fresh"
+
+
+def run_check(inventory_args, extra_vars=None):
+    env = dict(os.environ, MOLECULE_SCENARIO_DIRECTORY=str(REPO / "molecule" / "check_mode"),
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    cmd = ["ansible-playbook", *inventory_args, str(PLAYBOOK), "--check", "--diff"]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    recap = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", out.stdout)
+    assert recap, out.stdout[-3000:] + out.stderr[-3000:]
+    ok, changed, unreachable, failed = map(int, recap.groups())
+    return out, changed, failed + unreachable
+
+
+def snapshot(host):
+    sums = host.check_output("sha256sum " + " ".join(WATCHED) + " 2>&1 || true")
+    listing = host.check_output("ls -la /run/uwsgi-checked")
+    return sums, listing, unit_properties(host, UNIT, "MainPID", "ActiveState")
+
+
+def molecule_inventory():
+    return ["-i", os.environ["MOLECULE_INVENTORY_FILE"]]
+
+
+def test_check_on_the_configured_host_reports_nothing_to_do(host):
+    before = snapshot(host)
+    out, changed, failed = run_check(molecule_inventory())
+    assert failed == 0, out.stdout[-3000:]
+    assert changed == 0, out.stdout[-3000:]
+    assert snapshot(host) == before
+
+
+def test_check_with_a_change_shows_the_ini_diff_and_changes_nothing(host):
+    before = snapshot(host)
+    changed_apps = [dict(APPS[0], options={"harakiri": 30})]
+    out, changed, failed = run_check(molecule_inventory(), {"uwsgi_production_apps": changed_apps})
+    assert failed == 0, out.stdout[-3000:]
+    assert changed >= 1
+    assert "-harakiri = 60" in out.stdout and "+harakiri = 30" in out.stdout, out.stdout[-3000:]
+    assert snapshot(host) == before  # same files, same master PID
+    assert http_get(host, "http://127.0.0.1:8094/")[0] == 200
+
+
+@pytest.fixture()
+def fresh_host():
+    subprocess.run(["bash", str(REPO / "tools" / "testhost.sh"), "run", FRESH], check=True)
+    yield FRESH
+    subprocess.run(["docker", "rm", "-f", FRESH], check=False, capture_output=True)
+
+
+def test_check_on_a_fresh_host_reports_changes_and_installs_nothing(fresh_host):
+    out, changed, failed = run_check(["-i", f"{fresh_host},", "-c", "community.docker.docker",
+                                      "-e", "ansible_python_interpreter=/usr/bin/python3"])
+    assert failed == 0, out.stdout[-4000:]
+    assert changed >= 5, out.stdout[-3000:]  # packages, user, uWSGI, ini, unit...
+    assert "Would build uWSGI" in out.stdout
+    leftovers = subprocess.run(
+        ["docker", "exec", fresh_host, "sh", "-c",
+         "ls -d /opt/uwsgi /etc/uwsgi-production /etc/systemd/system/uwsgi-* /srv/hello 2>/dev/null;"
+         " getent passwd uwsgi; dpkg -l gcc python3-venv 2>/dev/null | grep ^ii"],
+        capture_output=True, text=True)
+    assert leftovers.stdout == "", leftovers.stdout
