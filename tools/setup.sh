@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh Debian machine, idempotently:
 #   - the pinned toolchain of requirements-test.txt into .venv
+#   - Debian's shellcheck, which ansible-test's shellcheck sanity test runs (tools/sanity.sh)
 #   - community.docker and ansible.posix (Galaxy is unreachable: unpacked from the `ansible` wheel
 #     pinned in requirements-test.txt) and this collection itself, into .cache/collections
 # Then:  source tools/env.sh
@@ -13,9 +14,13 @@ REQS=$ROOT/requirements-test.txt
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+apt_packages=()
+"$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
+command -v shellcheck >/dev/null 2>&1 || apt_packages+=(shellcheck)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  echo "[setup] installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
 stamp=$(sha256sum "$REQS" | cut -c1-16)

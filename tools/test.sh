@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: lint, fast tests (no host), then every molecule scenario on one local systemd test host.
+# Every test: lint, ansible-test sanity, fast tests (no host: docs, changelog, the built tarball,
+# templates...), then every molecule scenario on one local systemd test host.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -16,6 +17,8 @@ step "yamllint"
 yamllint --strict .
 step "ansible-lint (production profile)"
 ansible-lint
+step "ansible-test sanity"
+bash tools/sanity.sh
 step "fast tests (no host)"
 python -m pytest tests/unit
 

@@ -85,7 +85,7 @@ image_build() {
   rootfs=$work/rootfs
   log "debootstrap $SUITE into $rootfs (about a minute)"
   # No mirror argument: debootstrap's own default is used unless DEBOOTSTRAP_MIRROR is set.
-  as_root debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" ${DEBOOTSTRAP_MIRROR:-} \
+  as_root debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" ${DEBOOTSTRAP_MIRROR:+"$DEBOOTSTRAP_MIRROR"} \
     >"$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
   # Trust what the build machine trusts (for example a TLS-intercepting proxy's CA): add the host's

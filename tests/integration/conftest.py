@@ -21,4 +21,3 @@ def pytest_runtest_makereport(item, call):
             break
         out = host.run(f"journalctl --unit {unit} --lines {JOURNAL_LINES} --no-pager --output short-precise")
         report.sections.append((f"journal of {unit}", out.stdout + out.stderr))
-

@@ -49,3 +49,25 @@ def uwsgi_processes(host, prefix):
             rows.append((int(pid), user, args))
     return rows
 
+
+def timed_get(host, url, timeout=40):
+    """GET url from inside the host; return (status, body, seconds). Status 0: no HTTP answer."""
+    script = (
+        "import json, time, urllib.request, urllib.error\n"
+        "start = time.monotonic()\n"
+        "try:\n"
+        f"    r = urllib.request.urlopen({url!r}, timeout={timeout})\n"
+        "    status, body = r.status, r.read()\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    status, body = e.code, e.read()\n"
+        "except Exception as e:\n"
+        "    status, body = 0, repr(e).encode()\n"
+        "print(json.dumps([status, body.decode('utf-8', 'replace'), time.monotonic() - start]))\n"
+    )
+    return tuple(json.loads(host.check_output(f"python3 -c {shlex.quote(script)}")))
+
+
+def journal_grep(host, unit, pattern):
+    """The unit's journal lines that contain pattern (a fixed string)."""
+    out = host.run(f"journalctl --unit {unit} --no-pager --output cat | grep -F -- {shlex.quote(pattern)}")
+    return out.stdout

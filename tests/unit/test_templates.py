@@ -77,7 +77,7 @@ def test_unit_stops_with_sigterm_and_never_loops_on_a_missing_app(rendered):
 
 
 def test_unix_socket_can_be_turned_off(tmp_path):
-    ini, _ = render(tmp_path, {**APP, "socket": ""})
+    ini = render(tmp_path, {**APP, "socket": ""})[0]
     lines = ini_lines(ini)
     assert not any(line.startswith(("socket =", "chmod-socket =")) for line in lines)
     assert "http-socket = 127.0.0.1:9000" in lines

@@ -53,11 +53,11 @@ def test_installed_unit_passes_systemd_analyze_verify(host):
 def test_processes_run_as_the_service_user_not_root(host):
     rows = uwsgi_processes(host, "hello")
     assert rows, "no uWSGI process of app hello"
-    assert {user for _, user, _ in rows} == {"uwsgi"}
+    assert {row[1] for row in rows} == {"uwsgi"}
 
 
 def test_ps_shows_the_procname_prefix(host):
-    names = [args for _, _, args in uwsgi_processes(host, "hello")]
+    names = [row[2] for row in uwsgi_processes(host, "hello")]
     assert "hello uWSGI master" in names
     assert "hello uWSGI worker 1" in names
 
@@ -116,8 +116,12 @@ def test_404_and_500_are_logged_and_200_is_not(host):
     assert http_get(host, f"{BASE_URL}/?m={marker}-200")[0] == 200
     assert http_get(host, f"{BASE_URL}/nothing-here-{marker}-404")[0] == 404
     assert http_get(host, f"{BASE_URL}/error?m={marker}-500")[0] == 500
-    log = wait_for(lambda: (lambda text: text if f"{marker}-404" in text and f"{marker}-500" in text else "")(logged()),
-                   timeout=10)
+
+    def both_logged():
+        text = logged()
+        return text if f"{marker}-404" in text and f"{marker}-500" in text else ""
+
+    log = wait_for(both_logged, timeout=10)
     assert f"{marker}-404" in log and "(HTTP/1.1 404)" in log, logged()
     assert f"{marker}-500" in log and "(HTTP/1.1 500)" in log
     assert f"{marker}-200" not in logged()

@@ -43,5 +43,5 @@ def test_control_with_need_app_off_runs_and_answers_500_to_everything(host):
     assert unit_properties(host, CONTROL, "ActiveState")["ActiveState"] == "active"
     assert uwsgi_processes(host, "missing-tolerated")
     for path in ("/", "/anything"):
-        status, _ = http_get(host, "http://127.0.0.1:8092" + path)
+        status = http_get(host, "http://127.0.0.1:8092" + path)[0]
         assert status == 500, path

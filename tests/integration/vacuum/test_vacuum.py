@@ -49,7 +49,7 @@ def test_systemctl_stop_vacuums_everything(host):
 
 def test_sigterm_to_master_and_workers_at_once_vacuums_everything(host):
     start(host, ON)
-    pids = [pid for pid, _, _ in uwsgi_processes(host, ON)]
+    pids = [row[0] for row in uwsgi_processes(host, ON)]
     assert len(pids) >= 3, "master and at least two workers"
     host.check_output(f"systemctl kill --kill-whom=all --signal=SIGTERM uwsgi-{ON}.service")
     assert wait_for(lambda: stopped(host, ON), timeout=15)

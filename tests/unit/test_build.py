@@ -1,0 +1,99 @@
+"""The collection as Galaxy would ship it: built, installed into an empty path, used by FQCN."""
+
+import os
+import subprocess
+import tarfile
+
+import pytest
+from paths import REPO, ROLE, load_yaml
+
+GALAXY = load_yaml(REPO / "galaxy.yml")
+TARBALL = f"{GALAXY['namespace']}-{GALAXY['name']}-{GALAXY['version']}.tar.gz"
+FQCN_ROLE = f"{GALAXY['namespace']}.{GALAXY['name']}.uwsgi_production"
+
+# Everything a user of the collection gets. A new top-level entry fails the test on purpose:
+# add it here if users need it, or to galaxy.yml's build_ignore if they do not.
+SHIPPED_TOP_LEVEL = {"roles", "meta", "examples", "changelogs", "README.md", "LICENSE", "CHANGELOG.md",
+                     "MANIFEST.json", "FILES.json"}
+REQUIRED = {"meta/runtime.yml", "README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml",
+            "examples/single_host.yml"}
+# Test and development files that must never be shipped, wherever they are.
+CLUTTER_NAMES = {".venv", ".cache", ".ci", ".config", ".git", ".gitignore", ".yamllint", ".ansible-lint",
+                 "molecule", "tests", "tools", "benchmarks", "requirements-test.txt", "pytest.ini",
+                 "fragments", ".plugin-cache.yaml", "config.yaml", "__pycache__", ".pytest_cache"}
+
+
+def clean_env(collections_path):
+    """The environment with Ansible looking for collections in collections_path only."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(collections_path), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+               ANSIBLE_NOCOLOR="1")
+    return env
+
+
+def run(cmd, cwd, env, check=True):
+    """Run cmd; on an unexpected exit status, fail showing its output."""
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, cmd))} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The tarball built from this checkout, and the names of its members."""
+    out = tmp_path_factory.mktemp("build")
+    run(["ansible-galaxy", "collection", "build", "--output-path", str(out), str(REPO)], out, clean_env(out / "none"))
+    with tarfile.open(out / TARBALL) as tar:
+        names = {member.name.rstrip("/") for member in tar.getmembers()}
+    return out / TARBALL, names
+
+
+@pytest.fixture(scope="module")
+def installed(built, tmp_path_factory):
+    """A collections path holding only the tarball, installed offline."""
+    collections = tmp_path_factory.mktemp("collections")
+    run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(collections), str(built[0])],
+        collections, clean_env(collections))
+    return collections
+
+
+def test_tarball_ships_the_role_and_the_collection_metadata(built):
+    names = built[1]
+    missing = REQUIRED - names
+    assert not missing, f"not in {TARBALL}: {sorted(missing)}"
+    role_files = {str(path.relative_to(REPO)) for path in ROLE.rglob("*")
+                  if path.is_file() and "__pycache__" not in path.parts}
+    assert role_files <= names, f"role files not in {TARBALL}: {sorted(role_files - names)}"
+
+
+def test_tarball_ships_no_test_or_development_files(built):
+    names = built[1]
+    top_level = {name.split("/")[0] for name in names}
+    assert top_level <= SHIPPED_TOP_LEVEL, f"unexpected in {TARBALL}: {sorted(top_level - SHIPPED_TOP_LEVEL)}"
+    clutter = sorted(name for name in names if CLUTTER_NAMES & set(name.split("/")))
+    assert not clutter, f"test or development files in {TARBALL}: {clutter}"
+    assert not [name for name in names if name.endswith((".pyc", ".tar.gz"))]
+
+
+def test_installed_collection_is_found_in_the_empty_path_only(installed):
+    listing = run(["ansible-galaxy", "collection", "list", f"{GALAXY['namespace']}.{GALAXY['name']}"],
+                  installed, clean_env(installed)).stdout
+    assert str(installed / "ansible_collections") in listing
+    assert GALAXY["version"] in listing
+
+
+@pytest.mark.parametrize("playbook", sorted(p.name for p in (REPO / "examples").glob("*.yml")))
+def test_example_playbook_resolves_the_role_by_fqcn(installed, playbook):
+    result = run(["ansible-playbook", "--syntax-check", "-i", "localhost,", str(REPO / "examples" / playbook)],
+                 installed, clean_env(installed))
+    assert f"playbook: {REPO / 'examples' / playbook}" in result.stdout
+
+
+def test_without_the_installed_collection_the_role_is_not_found(tmp_path):
+    """Control: the role above came from the installed tarball, not from anywhere else."""
+    (tmp_path / "empty").mkdir()
+    result = run(["ansible-playbook", "--syntax-check", "-i", "localhost,", str(REPO / "examples" / "single_host.yml")],
+                 tmp_path, clean_env(tmp_path / "empty"), check=False)
+    assert result.returncode != 0
+    assert f"the role '{FQCN_ROLE}' was not found" in result.stdout + result.stderr
