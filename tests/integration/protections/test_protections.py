@@ -4,6 +4,7 @@ Limits are scaled to seconds (molecule/protections/apps.yml). Each test prints t
 measured; control apps with the protection off show the failure it prevents.
 """
 
+import json
 import shlex
 import time
 import uuid
@@ -23,12 +24,18 @@ def marker():
 
 
 def pids(host, base, count):
-    return [int(http_get(host, f"{base}/pid")[1]) for _ in range(count)]
+    return [int(http_get(host, f"{base}/pid")[1]) for unused in range(count)]
+
+
+def other_pid(host, base, old):
+    """The PID that serves base now, or 0 while it is still old."""
+    pid = pids(host, base, 1)[0]
+    return pid if pid != old else 0
 
 
 def test_harakiri_cuts_a_hung_request_and_the_worker_respawns(host):
     m = marker()
-    status, _, seconds = timed_get(host, f"{GUARDED}/sleep?s=20&m={m}")
+    status, body, seconds = timed_get(host, f"{GUARDED}/sleep?s=20&m={m}")
     print(f"\nharakiri 3: a 20 s request was cut after {seconds:.2f} s")
     assert status == 0  # the worker was killed: no HTTP answer at all
     assert 1.9 <= seconds <= 6  # uWSGI checks harakiri once a second
@@ -39,14 +46,14 @@ def test_harakiri_cuts_a_hung_request_and_the_worker_respawns(host):
 
 
 def test_control_without_harakiri_the_request_holds_the_worker(host):
-    status, _, seconds = timed_get(host, f"{UNGUARDED}/sleep?s=6")
+    status, body, seconds = timed_get(host, f"{UNGUARDED}/sleep?s=6")
     print(f"\nno harakiri: a 6 s request held its worker {seconds:.2f} s")
     assert status == 200 and seconds >= 6
 
 
 def test_per_request_harakiri_takes_the_smaller_limit(host):
-    _, _, shorter = timed_get(host, f"{GUARDED}/user-harakiri?h=1&s=10")
-    status, _, longer = timed_get(host, f"{GUARDED}/user-harakiri?h=10&s=10")
+    status, body, shorter = timed_get(host, f"{GUARDED}/user-harakiri?h=1&s=10")
+    status, body, longer = timed_get(host, f"{GUARDED}/user-harakiri?h=10&s=10")
     print(f"\nuwsgi.set_user_harakiri(1) with harakiri 3: cut after {shorter:.2f} s;"
           f" set_user_harakiri(10): cut after {longer:.2f} s")
     # Harakiri is checked once a second: a limit of N s cuts between N-1 and N+1 s.
@@ -66,7 +73,7 @@ def test_control_without_py_call_osafterfork_on_this_stack(host):
     """Measured finding, not the guide's claim: with uWSGI 2.0.31 and CPython 3.11 the worker's
     signal handling works without py-call-osafterfork too (a forked worker keeps the master's
     main-thread identity). The option stays on: it costs nothing and older stacks need it."""
-    status, _, seconds = timed_get(host, f"{UNGUARDED}/alarm?t=1&s=10")
+    status, body, seconds = timed_get(host, f"{UNGUARDED}/alarm?t=1&s=10")
     print(f"\nsame view with py-call-osafterfork off: {status} after {seconds:.2f} s")
     assert status == 504 and seconds < 2.5
 
@@ -74,7 +81,7 @@ def test_control_without_py_call_osafterfork_on_this_stack(host):
 def test_max_requests_recycles_workers(host):
     time.sleep(1.2)  # min-worker-lifetime 1: younger workers are not recycled
     seen = []
-    for _ in range(4):
+    for unused in range(4):
         seen += pids(host, GUARDED, 6)
         time.sleep(1.1)
     print(f"\nmax-requests 5: 24 requests were served by {len(set(seen))} worker processes")
@@ -89,7 +96,7 @@ def test_control_without_max_requests_workers_live_on(host):
 
 def test_max_worker_lifetime_recycles_an_idle_worker(host):
     first = pids(host, LIFETIME, 1)[0]
-    later = wait_for(lambda: (lambda p: p if p != first else 0)(pids(host, LIFETIME, 1)[0]), timeout=12, interval=1)
+    later = wait_for(lambda: other_pid(host, LIFETIME, first), timeout=12, interval=1)
     print(f"\nmax-worker-lifetime 4: worker {first} replaced by {later}")
     assert later and later != first
     assert journal_grep(host, "uwsgi-lifetime.service", "lifetime reached")
@@ -111,7 +118,6 @@ def reload_during_request(host, base, unit, seconds):
         f"subprocess.run(['systemctl', 'reload', '{unit}'], check=True)\n"
         "t.join(); print(json.dumps(result))\n"
     )
-    import json
     result = json.loads(host.check_output(f"python3 -c {shlex.quote(script)}"))
     return result["status"], result["seconds"]
 
@@ -136,7 +142,7 @@ def test_reload_on_rss_recycles_a_leaking_worker(host):
     before = pids(host, RSS, 1)[0]
     status, body = http_get(host, f"{RSS}/leak?mb=80")
     assert status == 200 and f"pid {before}" in body
-    after = wait_for(lambda: (lambda p: p if p != before else 0)(pids(host, RSS, 1)[0]), timeout=5)
+    after = wait_for(lambda: other_pid(host, RSS, before), timeout=5)
     print(f"\nreload-on-rss 60: worker {before} held 80 MB more and was replaced by {after}"
           f" ({rss_mb(host, after):.0f} MB resident now)")
     assert after and after != before

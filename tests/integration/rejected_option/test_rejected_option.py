@@ -1,33 +1,45 @@
-"""molecule/rejected_option: a misspelt option never reaches the running app."""
+"""molecule/rejected_option: bad configurations applied to a configured host never reach it."""
 
 import json
 
+import pytest
 from hostcheck import http_get, unit_properties
 
 UNIT = "uwsgi-typo.service"
 UNITS = [UNIT]
 INI = "/etc/uwsgi-production/typo.ini"
 RESULT = "/var/tmp/molecule-rejected-option-result.json"
+LABELS = ["the blog's misspelt option", "fewer workers than cheaper", "a relative socket path",
+          "two apps on one port", "a stop timeout below worker-reload-mercy", "an unsafe app name"]
 
 
 def outcome(host):
     return json.loads(host.file(RESULT).content_string)
 
 
-def test_role_failed_naming_the_app_and_uwsgis_reason(host):
-    result = outcome(host)
-    assert result["failed"] is True
-    assert "rejected the options of app 'typo'" in result["msg"]
-    assert "unknown config directive: py-callos-afterfork" in result["msg"]
+@pytest.mark.parametrize("label", LABELS)
+def test_role_failed_and_named_what_was_wrong(host, label):
+    case = next(c for c in outcome(host)["cases"] if c["label"] == label)
+    assert case["failed"] is True
+    assert case["expect"] in case["msg"], case["msg"]
 
 
-def test_live_ini_is_unchanged(host):
+def test_misspelt_option_is_rejected_by_uwsgi_itself(host):
+    case = next(c for c in outcome(host)["cases"] if c["label"] == LABELS[0])
+    assert "rejected the options of app 'typo'" in case["msg"]
+    assert "unknown config directive: py-callos-afterfork" in case["msg"]
+
+
+def test_live_ini_and_unit_are_unchanged(host):
     assert host.check_output(f"sha1sum {INI}").split()[0] == outcome(host)["ini_checksum_before"]
     assert "py-callos-afterfork" not in host.file(INI).content_string
+    assert not host.file("/etc/uwsgi-production/typo-twin.ini").exists
+    assert not host.file("/etc/systemd/system/uwsgi-typo-twin.service").exists
 
 
 def test_running_app_was_not_touched_and_still_serves(host):
-    props = unit_properties(host, UNIT, "ActiveState", "MainPID")
+    props = unit_properties(host, UNIT, "ActiveState", "MainPID", "TimeoutStopUSec")
     assert props["ActiveState"] == "active"
     assert props["MainPID"] == outcome(host)["pid_before"]  # not restarted
+    assert props["TimeoutStopUSec"] == "1min 30s"  # the bad stop timeout never reached the unit
     assert http_get(host, "http://127.0.0.1:8093/")[0] == 200

@@ -1,0 +1,334 @@
+"""Bad input never reaches a host: the real role, run only as far as its preflight, rejects it.
+
+One ansible-playbook run checks every case (no host, no container, well under a minute): each case is a
+host of a generated inventory, connected locally and carrying its own variables, and
+tests/unit/preflight.yml applies the role pyops.uwsgi.uwsgi_production to all of them with
+`--tags uwsgi_production_preflight --check`, so only the role's argument validation and
+tasks/preflight.yml run. The ansible.posix.json callback reports each host's results, and each case
+asserts on its own host: a bad case must fail with a message naming the variable and the rule, a
+good case must pass every check.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+from dataclasses import dataclass, field
+
+import pytest
+import yaml
+from paths import REPO, ROLE, load_yaml
+
+PLAYBOOK = REPO / "tests" / "unit" / "preflight.yml"
+DEFAULTS = load_yaml(ROLE / "defaults" / "main.yml")
+PREFLIGHT_TASKS = [task["name"] for task in load_yaml(ROLE / "tasks" / "preflight.yml")]
+LAST_PREFLIGHT_TASK = PREFLIGHT_TASKS[-1]
+# `listen` above this makes uWSGI refuse to start; the role reads it from the host, as the test does.
+SOMAXCONN = int(pathlib.Path("/proc/sys/net/core/somaxconn").read_text())
+
+
+DELETE = object()
+
+
+def app(**changes):
+    """A valid app, with `changes` laid over it (the value DELETE deletes a key)."""
+    base = {"name": "shop", "module": "shop.wsgi:application", "chdir": "/srv/shop"}
+    base.update(changes)
+    return {key: value for key, value in base.items() if value is not DELETE}
+
+
+def baseline(**changes):
+    """The role's default uwsgi_production_options with `changes` (keys with '_' for '-')."""
+    options = dict(DEFAULTS["uwsgi_production_options"])
+    options.update({key.replace("_", "-"): value for key, value in changes.items()})
+    return options
+
+
+@dataclass
+class Case:
+    id: str
+    vars: dict
+    variable: str = ""                          # bad cases: the variable the message must name
+    words: list = field(default_factory=list)   # bad cases: words of the rule the message must say
+    good: bool = False
+
+
+def bad(id, variable, words, **variables):
+    """A case the role must reject, naming `variable` and saying each of the '|'-separated `words`."""
+    return Case(id, variables, variable, words.split("|"))
+
+
+def good(id, **variables):
+    """A case that must pass every check."""
+    return Case(id, variables, good=True)
+
+
+CASES = [
+    # --- types, caught by meta/argument_specs.yml (Ansible's own messages) ---
+    bad("apps_not_a_list_of_dicts", "uwsgi_production_apps", "convert to dict",
+        uwsgi_production_apps=["shop"]),
+    bad("app_without_name", "uwsgi_production_apps", "missing required arguments: name",
+        uwsgi_production_apps=[app(name=DELETE)]),
+    bad("app_with_unknown_key", "uwsgi_production_apps.modul", "Supported parameters",
+        uwsgi_production_apps=[app(module=DELETE, modul="shop.wsgi:application")]),
+    bad("app_options_not_a_dict", "'options'", "convert to dict",
+        uwsgi_production_apps=[app(options=["harakiri=30"])]),
+    bad("app_options_null", "'options'", "convert to dict",
+        uwsgi_production_apps=[app(options=None)]),
+    bad("options_not_a_dict", "uwsgi_production_options", "convert to dict",
+        uwsgi_production_options=["strict"]),
+    bad("stop_timeout_not_a_number", "uwsgi_production_stop_timeout", "convert to int",
+        uwsgi_production_stop_timeout="soon"),
+    bad("build_packages_not_a_list", "uwsgi_production_build_packages", "convert to list",
+        uwsgi_production_build_packages={"gcc": True}),
+    # --- names ---
+    bad("name_climbs_out", "uwsgi_production_apps[0].name", "not a usable name|uwsgi-<name>.service",
+        uwsgi_production_apps=[app(name="../x")]),
+    bad("name_with_space", "uwsgi_production_apps[0].name", "not a usable name",
+        uwsgi_production_apps=[app(name="a b")]),
+    bad("name_empty", "uwsgi_production_apps[0].name", "not a usable name",
+        uwsgi_production_apps=[app(name="")]),
+    bad("name_too_long", "uwsgi_production_apps[0].name", "1-64 characters",
+        uwsgi_production_apps=[app(name="a" * 65)]),
+    bad("name_starts_with_dash", "uwsgi_production_apps[0].name", "starting with a letter or digit",
+        uwsgi_production_apps=[app(name="-x")]),
+    bad("name_not_text", "uwsgi_production_apps[0].name = 123", "not a usable name",
+        uwsgi_production_apps=[app(name=123)]),
+    bad("name_twice", "uwsgi_production_apps[1].name", "must be unique|uwsgi_production_apps[0]",
+        uwsgi_production_apps=[app(), app(http_socket="127.0.0.1:8081")]),
+    # --- what uWSGI loads ---
+    bad("module_and_wsgi_file", "uwsgi_production_apps[0]", "exactly one of module and wsgi_file",
+        uwsgi_production_apps=[app(wsgi_file="/srv/shop/wsgi.py")]),
+    bad("neither_module_nor_wsgi_file", "uwsgi_production_apps[0]", "exactly one of module and wsgi_file",
+        uwsgi_production_apps=[app(module=DELETE)]),
+    bad("module_empty", "uwsgi_production_apps[0].module", "must not be empty",
+        uwsgi_production_apps=[app(module="")]),
+    bad("wsgi_file_blank", "uwsgi_production_apps[0].wsgi_file", "must not be empty",
+        uwsgi_production_apps=[app(module=DELETE, wsgi_file="  ")]),
+    bad("module_not_text", "uwsgi_production_apps[0].module", "must be a string",
+        uwsgi_production_apps=[app(module=["shop.wsgi"])]),
+    # --- sockets ---
+    bad("socket_relative", "uwsgi_production_apps[0].socket", "absolute path",
+        uwsgi_production_apps=[app(socket="run/shop.sock")]),
+    bad("socket_not_text", "uwsgi_production_apps[0].socket", "must be a string",
+        uwsgi_production_apps=[app(socket=["/run/a.sock"])]),
+    bad("no_socket_at_all", "uwsgi_production_apps[0].socket", "http_socket must be set",
+        uwsgi_production_apps=[app(socket="")]),
+    bad("http_socket_without_port", "uwsgi_production_apps[0].http_socket", "HOST:PORT",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1")]),
+    bad("http_socket_port_zero", "uwsgi_production_apps[0].http_socket", "from 1 to 65535",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1:0")]),
+    bad("http_socket_port_too_big", "uwsgi_production_apps[0].http_socket", "from 1 to 65535",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1:70000")]),
+    bad("http_socket_url", "uwsgi_production_apps[0].http_socket", "HOST:PORT",
+        uwsgi_production_apps=[app(http_socket="http://127.0.0.1:8080/")]),
+    bad("http_socket_a_number", "uwsgi_production_apps[0].http_socket = 8080", "must be a string",
+        uwsgi_production_apps=[app(http_socket=8080)]),
+    bad("same_unix_socket", "uwsgi_production_apps[1].socket", "must be unique|uwsgi_production_apps[0]",
+        uwsgi_production_apps=[app(socket="/run/shared.sock"), app(name="blog", socket="/run/shared.sock")]),
+    bad("same_unix_socket_through_options", "uwsgi_production_apps[1].options.socket",
+        "must be unique|uwsgi_production_apps[0]",
+        uwsgi_production_apps=[app(), app(name="blog", options={"socket": "/run/uwsgi-shop/uwsgi.sock"})]),
+    bad("same_http_port", "uwsgi_production_apps[1].http_socket", "port 8080|uwsgi_production_apps[0]",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1:8080"), app(name="blog", http_socket="0.0.0.0:8080")]),
+    # --- process names ---
+    bad("procname_prefix_double_quotes", "uwsgi_production_apps[0].procname_prefix", "must not contain quotes",
+        uwsgi_production_apps=[app(procname_prefix='"shop "')]),
+    bad("procname_prefix_single_quote", "uwsgi_production_apps[0].procname_prefix", "must not contain quotes",
+        uwsgi_production_apps=[app(procname_prefix="shop's")]),
+    # --- option keys and values ---
+    bad("app_option_dict_value", "uwsgi_production_apps[0].options.env", "scalar|a dict",
+        uwsgi_production_apps=[app(options={"env": {"LANG": "C.UTF-8"}})]),
+    bad("app_option_list_of_dicts", "uwsgi_production_apps[0].options.env", "list of scalars",
+        uwsgi_production_apps=[app(options={"env": [{"LANG": "C.UTF-8"}]})]),
+    bad("app_option_nested_list", "uwsgi_production_apps[0].options.env", "list of scalars",
+        uwsgi_production_apps=[app(options={"env": [["A=1"]]})]),
+    bad("app_option_key_not_text", "uwsgi_production_apps[0].options", "keys that are not strings",
+        uwsgi_production_apps=[app(options={1: "one"})]),
+    bad("baseline_option_dict_value", "uwsgi_production_options.env", "scalar|a dict",
+        uwsgi_production_options=baseline(env={"LANG": "C.UTF-8"}), uwsgi_production_apps=[app()]),
+    bad("baseline_option_key_not_text", "uwsgi_production_options", "keys that are not strings",
+        uwsgi_production_options={**baseline(), True: "yes"}, uwsgi_production_apps=[app()]),
+    # --- numbers ---
+    bad("harakiri_zero", "uwsgi_production_apps[0].options.harakiri", "a positive integer",
+        uwsgi_production_apps=[app(options={"harakiri": 0})]),
+    bad("harakiri_negative_in_baseline", "uwsgi_production_options.harakiri", "a positive integer",
+        uwsgi_production_options=baseline(harakiri=-5), uwsgi_production_apps=[app()]),
+    bad("max_requests_words", "uwsgi_production_apps[0].options.max-requests", "a positive integer",
+        uwsgi_production_apps=[app(options={"max-requests": "many"})]),
+    bad("max_worker_lifetime_boolean", "uwsgi_production_apps[0].options.max-worker-lifetime", "a positive integer",
+        uwsgi_production_apps=[app(options={"max-worker-lifetime": True})]),
+    bad("reload_on_rss_fraction", "uwsgi_production_apps[0].options.reload-on-rss", "a positive integer",
+        uwsgi_production_apps=[app(options={"reload-on-rss": 1.5})]),
+    bad("worker_reload_mercy_zero", "uwsgi_production_apps[0].options.worker-reload-mercy", "a positive integer",
+        uwsgi_production_apps=[app(options={"worker-reload-mercy": 0})]),
+    bad("stop_timeout_zero", "uwsgi_production_stop_timeout", "a positive integer",
+        uwsgi_production_stop_timeout=0),
+    bad("journal_lines_negative", "uwsgi_production_journal_lines", "a positive integer",
+        uwsgi_production_journal_lines=-1),
+    # --- contradictions ---
+    bad("cheaper_equals_processes", "uwsgi_production_apps[0].options.cheaper", "cheaper < processes",
+        uwsgi_production_apps=[app(options={"processes": 4, "cheaper": 4, "cheaper-initial": 4})]),
+    bad("cheaper_above_cheaper_initial", "uwsgi_production_apps[0].options.cheaper", "cheaper <= cheaper-initial",
+        uwsgi_production_apps=[app(options={"cheaper": 3})]),
+    bad("cheaper_initial_above_processes", "uwsgi_production_apps[0].options.cheaper-initial",
+        "cheaper-initial <= processes",
+        uwsgi_production_apps=[app(options={"cheaper-initial": 9})]),
+    bad("processes_lowered_below_cheaper", "uwsgi_production_apps[0].options.processes", "cheaper < processes",
+        uwsgi_production_apps=[app(options={"processes": 2})]),
+    bad("busyness_min_not_below_max", "uwsgi_production_options.cheaper-busyness-min",
+        "cheaper-busyness-min < cheaper-busyness-max",
+        uwsgi_production_options=baseline(cheaper_busyness_min=70), uwsgi_production_apps=[app()]),
+    bad("stop_timeout_equals_mercy", "uwsgi_production_stop_timeout = 60", "greater than|worker-reload-mercy",
+        uwsgi_production_stop_timeout=60, uwsgi_production_apps=[app()]),
+    bad("stop_timeout_below_app_mercy", "uwsgi_production_stop_timeout",
+        "greater than|from uwsgi_production_apps[0].options",
+        uwsgi_production_apps=[app(options={"worker-reload-mercy": 120})]),
+    # --- the host ---
+    bad("listen_above_somaxconn", "uwsgi_production_apps[0].options.listen", f"net.core.somaxconn ({SOMAXCONN})",
+        uwsgi_production_apps=[app(options={"listen": SOMAXCONN + 1})]),
+    bad("listen_above_somaxconn_in_baseline", "uwsgi_production_options.listen", "net.core.somaxconn",
+        uwsgi_production_options=baseline(listen=SOMAXCONN * 2), uwsgi_production_apps=[app()]),
+    bad("listen_words", "uwsgi_production_apps[0].options.listen", "a positive integer",
+        uwsgi_production_apps=[app(options={"listen": "long"})]),
+    # --- good inputs: every check passes ---
+    good("good_no_apps"),
+    good("good_readme_example", uwsgi_production_apps=[app(
+        virtualenv="/srv/shop/venv", http_socket="127.0.0.1:8080",
+        options={"harakiri": 30, "env": ["DJANGO_SETTINGS_MODULE=shop.settings", "LANG=C.UTF-8"]})]),
+    good("good_several_apps", uwsgi_production_apps=[
+        app(http_socket="127.0.0.1:8080"),
+        app(name="blog_2", module=DELETE, wsgi_file="/srv/blog/wsgi.py", socket="", http_socket="[::1]:8081"),
+        app(name="Api-v3", socket="/run/api.sock", http_socket=":8082", procname_prefix="api v3"),
+    ]),
+    good("good_name_of_64_characters", uwsgi_production_apps=[app(name="a" * 64)]),
+    good("good_options_removed_with_null", uwsgi_production_apps=[app(options={
+        "processes": None, "cheaper": None, "harakiri": None, "worker-reload-mercy": None, "env": None})]),
+    good("good_numbers_as_digit_strings", uwsgi_production_stop_timeout="120", uwsgi_production_apps=[app(
+        options={"harakiri": "30", "max-requests": "500", "processes": "16", "cheaper": "4", "cheaper-initial": "8"})]),
+    good("good_guide_worker_counts", uwsgi_production_options=baseline(
+        processes=128, cheaper=8, cheaper_initial=16, cheaper_step=16), uwsgi_production_apps=[app()]),
+    good("good_minimal_baseline_without_worker_counts", uwsgi_production_options={"strict": True, "master": True},
+         uwsgi_production_apps=[app(), app(name="blog", http_socket="127.0.0.1:8080")]),
+    good("good_listen_at_somaxconn", uwsgi_production_apps=[app(options={"listen": SOMAXCONN})]),
+    good("good_stop_timeout_above_app_mercy", uwsgi_production_stop_timeout=61,
+         uwsgi_production_apps=[app(options={"worker-reload-mercy": 30}), app(name="blog")]),
+]
+BAD = [case for case in CASES if not case.good]
+GOOD = [case for case in CASES if case.good]
+
+
+def ansible_env(tmp_path):
+    """Environment in which `pyops.uwsgi` is this checkout, whatever else is installed."""
+    collections = tmp_path / "collections"
+    (collections / "ansible_collections" / "pyops").mkdir(parents=True)
+    (collections / "ansible_collections" / "pyops" / "uwsgi").symlink_to(REPO)
+    env = dict(os.environ)
+    # ansible.posix (the json callback) comes from the toolchain's collections.
+    others = env.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".cache" / "collections")
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join([str(collections), others]),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "ANSIBLE_NOCOLOR": "1",
+    })
+    return env
+
+
+def write_inventory(path, cases):
+    hosts = {case.id: case.vars for case in cases}
+    inventory = {"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "hosts": hosts,
+    }}
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def run_preflight(tmp_path, cases, callback):
+    tmp_path.mkdir(exist_ok=True)
+    env = ansible_env(tmp_path)
+    env["ANSIBLE_STDOUT_CALLBACK"] = callback
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(write_inventory(tmp_path / "inventory.yml", cases)), str(PLAYBOOK),
+         "--tags", "uwsgi_production_preflight", "--check", "--forks", str(min(len(cases), 32))],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )
+
+
+def task_name(task):
+    """A task's name in the report, without the role's prefix "pyops.uwsgi.uwsgi_production : "."""
+    return task["task"]["name"].split(" : ", 1)[-1]
+
+
+@dataclass
+class Outcome:
+    stats: dict
+    results: dict       # task name -> this host's result
+    messages: list      # the messages of every failure, a loop's failed items included
+
+
+class Report:
+    def __init__(self, run):
+        self.run = run
+        self.data = json.loads(run.stdout)
+
+    def tasks(self):
+        return [task for play in self.data["plays"] for task in play["tasks"]]
+
+    def outcome(self, host):
+        results, messages = {}, []
+        for task in self.tasks():
+            result = task["hosts"].get(host)
+            if result is None:
+                continue
+            results[task_name(task)] = result
+            if result.get("failed"):
+                items = [item for item in result.get("results", []) if item.get("failed")]
+                messages += [item["msg"] for item in items] or [result["msg"]]
+        return Outcome(self.data["stats"][host], results, messages)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    run = run_preflight(tmp_path_factory.mktemp("preflight"), CASES, "ansible.posix.json")
+    assert run.stdout.lstrip().startswith("{"), run.stdout + run.stderr
+    return Report(run)
+
+
+def test_one_run_checked_every_case_and_nothing_but_the_preflight(report):
+    assert sorted(report.data["stats"]) == sorted(case.id for case in CASES)
+    assert report.run.returncode == 2, report.run.stderr  # some hosts failed, none unreachable
+    for task in report.tasks():
+        name = task_name(task)
+        assert name.startswith("Validating arguments against arg spec 'main'") or name in PREFLIGHT_TASKS, name
+    for host, stats in report.data["stats"].items():
+        assert stats["changed"] == 0 and stats["unreachable"] == 0, host
+
+
+@pytest.mark.parametrize("case", BAD, ids=[case.id for case in BAD])
+def test_bad_input_is_rejected_naming_the_variable_and_the_rule(report, case):
+    outcome = report.outcome(case.id)
+    assert outcome.stats["failures"] == 1, f"{case.id} was not rejected; these checks passed: {list(outcome.results)}"
+    text = "\n".join(outcome.messages)
+    assert case.variable in text, text
+    for word in case.words:
+        assert word in text, text
+
+
+@pytest.mark.parametrize("case", GOOD, ids=[case.id for case in GOOD])
+def test_good_input_passes_every_check(report, case):
+    outcome = report.outcome(case.id)
+    assert outcome.stats["failures"] == 0, outcome.messages
+    assert LAST_PREFLIGHT_TASK in outcome.results  # reached the end of the preflight
+
+
+def test_the_run_fails_for_one_bad_case_and_passes_for_one_good_case(tmp_path):
+    """The same checks with the default output: the exit status an operator sees."""
+    name_case = next(case for case in BAD if case.id == "name_climbs_out")
+    failed = run_preflight(tmp_path / "bad", [name_case], "ansible.builtin.default")
+    assert failed.returncode != 0
+    assert 'uwsgi_production_apps[0].name = "../x" is not a usable name' in failed.stdout + failed.stderr
+    readme_case = next(case for case in GOOD if case.id == "good_readme_example")
+    passed = run_preflight(tmp_path / "good", [readme_case], "ansible.builtin.default")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
