@@ -30,8 +30,12 @@ def test_misspelt_option_is_rejected_by_uwsgi_itself(host):
     assert "unknown config directive: py-callos-afterfork" in case["msg"]
 
 
-def test_live_ini_and_unit_are_unchanged(host):
-    assert host.check_output(f"sha1sum {INI}").split()[0] == outcome(host)["ini_checksum_before"]
+def test_live_ini_unit_and_runtime_files_are_unchanged(host):
+    before = outcome(host)
+    assert host.check_output(f"sha1sum {INI}").split()[0] == before["ini_checksum_before"]
+    assert host.check_output(f"sha1sum /etc/systemd/system/{UNIT}").split()[0] == before["unit_checksum_before"]
+    # Same files, same inodes (a restart would have made a new socket).
+    assert host.check_output("ls -li /run/uwsgi-typo") == before["runtime_listing_before"]
     assert "py-callos-afterfork" not in host.file(INI).content_string
     assert not host.file("/etc/uwsgi-production/typo-twin.ini").exists
     assert not host.file("/etc/systemd/system/uwsgi-typo-twin.service").exists

@@ -1,0 +1,33 @@
+"""molecule/from_tarball: the built collection, installed into an empty path, deploys its example."""
+
+import os
+import subprocess
+
+from hostcheck import http_get
+from paths import REPO
+
+UNITS = ["uwsgi-hello.service"]
+
+
+def run(cmd, **kwargs):
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False, **kwargs)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    return out.stdout
+
+
+def test_installed_tarball_runs_its_example_playbook(host, tmp_path):
+    run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path)], cwd=REPO)
+    tarball = next(tmp_path.glob("pyops-uwsgi-*.tar.gz"))
+    installed = tmp_path / "collections"
+    run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(installed), str(tarball)])
+    # Only the docker connection plugin comes from elsewhere (it reaches the test host).
+    deps = tmp_path / "deps" / "ansible_collections"
+    deps.mkdir(parents=True)
+    (deps / "community").symlink_to(REPO / ".cache" / "collections" / "ansible_collections" / "community")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{installed}:{tmp_path / 'deps'}",
+               ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    playbook = installed / "ansible_collections" / "pyops" / "uwsgi" / "examples" / "single_host.yml"
+    output = run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)], env=env)
+    assert "GET http://127.0.0.1:8080/ -> 200: hello from uWSGI" in output
+    assert "failed=0" in output
+    assert http_get(host, "http://127.0.0.1:8080/")[0] == 200
