@@ -19,7 +19,9 @@ def test_installed_tarball_runs_its_example_playbook(host, tmp_path):
     run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path)], cwd=REPO)
     tarball = next(tmp_path.glob("pyops-uwsgi-*.tar.gz"))
     installed = tmp_path / "collections"
-    run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(installed), str(tarball)])
+    # Only this empty path is looked at, so a copy installed elsewhere cannot stand in for the tarball.
+    run(["ansible-galaxy", "collection", "install", "--offline", "--force", "-p", str(installed), str(tarball)],
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false"))
     # Only the docker connection plugin comes from elsewhere (it reaches the test host).
     deps = tmp_path / "deps" / "ansible_collections"
     deps.mkdir(parents=True)
