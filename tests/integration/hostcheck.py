@@ -8,19 +8,7 @@ import time
 
 def http_get(host, url, timeout=10):
     """GET url from inside the host; return (status, body). Status 0 means no HTTP answer."""
-    script = (
-        "import json, sys, urllib.request, urllib.error\n"
-        "try:\n"
-        f"    r = urllib.request.urlopen({url!r}, timeout={timeout})\n"
-        "    status, body = r.status, r.read()\n"
-        "except urllib.error.HTTPError as e:\n"
-        "    status, body = e.code, e.read()\n"
-        "except Exception as e:\n"
-        "    status, body = 0, repr(e).encode()\n"
-        "print(json.dumps([status, body.decode('utf-8', 'replace')]))\n"
-    )
-    out = host.check_output(f"python3 -c {shlex.quote(script)}")
-    status, body = json.loads(out)
+    status, body, unused_seconds = timed_get(host, url, timeout)
     return status, body
 
 
