@@ -1,0 +1,285 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: uwsgi_health
+short_description: Wait until a uWSGI app answers a request on its own socket
+version_added: 0.1.0
+description:
+  - Sends a GET request to a uWSGI app from inside the host, over the app's HTTP socket (plain HTTP)
+    or its unix socket (the uwsgi protocol a web server speaks), and retries until the answer has an
+    expected status or the timeout runs out.
+  - With O(recreated_file) and O(recreated_file_inode), it first waits until that file has been
+    replaced. After a graceful reload (SIGHUP) the old workers finish their requests and exit, then the
+    master re-executes itself and creates its master fifo and stats socket anew, so an answer after that
+    comes from the new configuration. C(systemctl reload) returns before any of this happens, and uWSGI
+    tells systemd nothing when it is done.
+  - Changes nothing on the host.
+author:
+  - pyops.uwsgi contributors
+options:
+  socket:
+    description:
+      - Where the app listens. An absolute path is a unix socket; anything else is C(host:port)
+        (an IPv6 host in brackets).
+    type: str
+    required: true
+  protocol:
+    description:
+      - V(http) for a uWSGI C(http-socket), V(uwsgi) for a uWSGI C(socket).
+    type: str
+    choices: [http, uwsgi]
+    required: true
+  path:
+    description: The path (and query string) to request.
+    type: str
+    default: /
+  host:
+    description: The C(Host) header (and C(SERVER_NAME)) of the request.
+    type: str
+    default: localhost
+  status:
+    description: The HTTP status codes that count as healthy.
+    type: list
+    elements: int
+    default: [200]
+  timeout:
+    description: Seconds to keep trying before failing.
+    type: float
+    default: 30
+  request_timeout:
+    description: Seconds one request may take.
+    type: float
+    default: 5
+  interval:
+    description: Seconds between attempts.
+    type: float
+    default: 0.5
+  recreated_file:
+    description:
+      - A file the app creates anew when it reloads (its master fifo or stats socket). With
+        O(recreated_file_inode), wait until the file at this path has another inode before sending requests.
+    type: path
+  recreated_file_inode:
+    description: The inode of O(recreated_file) before the reload.
+    type: int
+  pidfile:
+    description:
+      - The app's pidfile. While waiting for O(recreated_file), fail at once if it is gone or the process
+        it names has exited (a reload whose new configuration could not load the app).
+    type: path
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+notes:
+  - The request is made by the target host to itself; no traffic leaves the host.
+"""
+
+EXAMPLES = r"""
+- name: Wait until the app answers 200 on its HTTP socket
+  pyops.uwsgi.uwsgi_health:
+    socket: 127.0.0.1:8080
+    protocol: http
+    path: /healthz
+
+- name: Ask the app through its uwsgi-protocol unix socket, as nginx would
+  pyops.uwsgi.uwsgi_health:
+    socket: /run/uwsgi-hello/uwsgi.sock
+    protocol: uwsgi
+    timeout: 60
+"""
+
+RETURN = r"""
+status:
+  description: The HTTP status of the last answer (0 if none came).
+  returned: always
+  type: int
+  sample: 200
+body:
+  description: The first 200 characters of the last answer's body, or the last error.
+  returned: always
+  type: str
+  sample: "hello from uWSGI"
+attempts:
+  description: How many requests were sent.
+  returned: always
+  type: int
+  sample: 1
+elapsed:
+  description: Seconds from the start until the answer (or the failure).
+  returned: always
+  type: float
+  sample: 0.012
+"""
+
+import os
+import socket
+import struct
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def _connect(address, timeout):
+    if address.startswith("/"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except Exception:
+            sock.close()
+            raise
+        return sock
+    host, _sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    # uWSGI's "any address" forms are asked on loopback.
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1"}.get(host, host)
+    return socket.create_connection((host, int(port)), timeout=timeout)
+
+
+def _uwsgi_packet(path, host, address):
+    path_info, _sep, query = path.partition("?")
+    port = "0" if address.startswith("/") else address.rpartition(":")[2]
+    env = {
+        "REQUEST_METHOD": "GET",
+        "REQUEST_URI": path,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.0",
+        "SERVER_NAME": host,
+        "SERVER_PORT": port,
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": host,
+    }
+    body = b""
+    for key, value in env.items():
+        for item in (key.encode(), value.encode()):
+            body += struct.pack("<H", len(item)) + item
+    return struct.pack("<BHB", 0, len(body), 0) + body
+
+
+def _http_request(path, host):
+    return ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
+
+
+def request(address, protocol, path, host, timeout):
+    """Send one GET; return (status, body text)."""
+    payload = _uwsgi_packet(path, host, address) if protocol == "uwsgi" else _http_request(path, host)
+    sock = _connect(address, timeout)
+    try:
+        sock.sendall(payload)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        sock.close()
+    answer = b"".join(chunks).decode("utf-8", "replace")
+    head, _sep, body = answer.partition("\r\n\r\n")
+    words = head.split(" ", 2)
+    if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
+        return 0, "no HTTP answer (%d bytes): %r" % (len(answer), answer[:80])
+    return int(words[1]), body
+
+
+def _inode(path):
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _pid(path):
+    try:
+        with open(path) as pidfile:
+            return int(pidfile.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            socket=dict(type="str", required=True),
+            protocol=dict(type="str", required=True, choices=["http", "uwsgi"]),
+            path=dict(type="str", default="/"),
+            host=dict(type="str", default="localhost"),
+            status=dict(type="list", elements="int", default=[200]),
+            timeout=dict(type="float", default=30),
+            request_timeout=dict(type="float", default=5),
+            interval=dict(type="float", default=0.5),
+            recreated_file=dict(type="path"),
+            recreated_file_inode=dict(type="int"),
+            pidfile=dict(type="path"),
+        ),
+        required_together=[["recreated_file", "recreated_file_inode"]],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not params["path"].startswith("/"):
+        module.fail_json(msg="path must start with '/', got %r" % params["path"])
+    start = time.monotonic()
+    deadline = start + params["timeout"]
+    result = dict(changed=False, status=0, body="", attempts=0, elapsed=0.0)
+
+    if params["recreated_file"]:
+        while _inode(params["recreated_file"]) in (None, params["recreated_file_inode"]):
+            # A reload leaves the pidfile alone; uWSGI's vacuum removes it when the master exits.
+            master = _pid(params["pidfile"]) if params["pidfile"] else -1
+            if master is None or (master > 0 and not os.path.exists("/proc/%d" % master)):
+                result["elapsed"] = round(time.monotonic() - start, 3)
+                module.fail_json(
+                    msg="the uWSGI master exited during the reload (pidfile %s: %s)"
+                    % (params["pidfile"], "gone" if master is None else "pid %d not running" % master),
+                    **result
+                )
+            if time.monotonic() >= deadline:
+                result["elapsed"] = round(time.monotonic() - start, 3)
+                module.fail_json(
+                    msg="uWSGI did not create %s anew within %s s: the reload did not happen or has not finished"
+                    % (params["recreated_file"], params["timeout"]),
+                    **result
+                )
+            time.sleep(0.05)
+
+    while True:
+        result["attempts"] += 1
+        try:
+            result["status"], body = request(
+                params["socket"], params["protocol"], params["path"], params["host"], params["request_timeout"]
+            )
+            result["body"] = body[:200]
+        except (OSError, ValueError) as exc:
+            result["status"], result["body"] = 0, "%s: %s" % (type(exc).__name__, exc)
+        result["elapsed"] = round(time.monotonic() - start, 3)
+        if result["status"] in params["status"]:
+            module.exit_json(**result)
+        if time.monotonic() + params["interval"] >= deadline:
+            break
+        time.sleep(params["interval"])
+
+    module.fail_json(
+        msg="GET %s on %s (%s) answered %s after %d attempts in %.1f s; expected %s"
+        % (
+            params["path"],
+            params["socket"],
+            params["protocol"],
+            result["status"] or result["body"],
+            result["attempts"],
+            result["elapsed"],
+            " or ".join(str(code) for code in params["status"]),
+        ),
+        **result
+    )
+
+
+if __name__ == "__main__":
+    main()
