@@ -166,6 +166,15 @@ CASES = [
         uwsgi_production_stop_timeout=0),
     bad("journal_lines_negative", "uwsgi_production_journal_lines", "a positive integer",
         uwsgi_production_journal_lines=-1),
+    # --- health checks ---
+    bad("health_path_relative", "uwsgi_production_health_check", "path must start with '/'",
+        uwsgi_production_health_check={"path": "healthz"}, uwsgi_production_apps=[app()]),
+    bad("health_status_out_of_range", "uwsgi_production_apps[0].health_check", "HTTP statuses (100-599)",
+        uwsgi_production_apps=[app(health_check={"status": [200, 999]})]),
+    bad("health_timeout_zero", "uwsgi_production_apps[0].health_check", "timeout must be a whole number",
+        uwsgi_production_apps=[app(health_check={"timeout": 0})]),
+    bad("health_protocol_unknown", "uwsgi_production_apps[0].health_check", "protocol must be http or uwsgi",
+        uwsgi_production_apps=[app(health_check={"protocol": "https"})]),
     # --- contradictions ---
     bad("cheaper_equals_processes", "uwsgi_production_apps[0].options.cheaper", "cheaper < processes",
         uwsgi_production_apps=[app(options={"processes": 4, "cheaper": 4, "cheaper-initial": 4})]),

@@ -13,10 +13,11 @@ FQCN_ROLE = f"{GALAXY['namespace']}.{GALAXY['name']}.uwsgi_production"
 
 # Everything a user of the collection gets. A new top-level entry fails the test on purpose:
 # add it here if users need it, or to galaxy.yml's build_ignore if they do not.
-SHIPPED_TOP_LEVEL = {"roles", "meta", "examples", "changelogs", "README.md", "LICENSE", "CHANGELOG.md",
+SHIPPED_TOP_LEVEL = {"roles", "plugins", "playbooks", "meta", "examples", "changelogs", "README.md", "LICENSE", "CHANGELOG.md",
                      "MANIFEST.json", "FILES.json"}
 REQUIRED = {"meta/runtime.yml", "README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml",
-            "examples/single_host.yml"}
+            "examples/single_host.yml", "plugins/modules/uwsgi_health.py",
+            "playbooks/rolling_update.yml"}
 # Test and development files that must never be shipped, wherever they are.
 CLUTTER_NAMES = {".venv", ".cache", ".ci", ".config", ".git", ".gitignore", ".yamllint", ".ansible-lint",
                  "molecule", "tests", "tools", "benchmarks", "requirements-test.txt", "pytest.ini",

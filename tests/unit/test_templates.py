@@ -27,7 +27,7 @@ def render(tmp_path, app):
          "-e", json.dumps({"_app": app, "out_dir": str(tmp_path)})],
         check=True, capture_output=True, text=True,
     )
-    return (tmp_path / "app.ini").read_text(), (tmp_path / "app.service").read_text()
+    return tuple((tmp_path / name).read_text() for name in ("app.ini", "app.service", "app.socket"))
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +58,43 @@ def test_overrides_lists_booleans_and_removal(rendered):
 
 def test_ini_derives_app_sockets_and_runtime_files(rendered):
     lines = ini_lines(rendered[0])
-    for expected in ("chdir = /srv/demo", "module = demo.wsgi:application", "http-socket = 127.0.0.1:9000",
-                     "socket = /run/uwsgi-demo/uwsgi.sock", "chmod-socket = 660",
+    for expected in ("chdir = /srv/demo", "module = demo.wsgi:application",
                      "pidfile2 = /run/uwsgi-demo/uwsgi.pid", "stats = /run/uwsgi-demo/stats.sock",
                      "master-fifo = /run/uwsgi-demo/master.fifo", "procname-prefix-spaced = demo"):
         assert expected in lines
     assert not any(line.startswith(("virtualenv =", "wsgi-file =")) for line in lines)
+
+
+def listen_streams(socket_unit):
+    return [line.split("=", 1)[1] for line in socket_unit.splitlines() if line.startswith("ListenStream=")]
+
+
+def test_socket_activation_hands_the_sockets_to_uwsgi_in_listen_order(rendered):
+    """systemd passes the ListenStream= sockets as fd 3, 4, ... in their order; the ini names them so."""
+    ini, unit, socket_unit = rendered
+    lines = ini_lines(ini)
+    assert listen_streams(socket_unit) == ["/run/uwsgi-demo/uwsgi.sock", "127.0.0.1:9000"]
+    assert "socket = fd://3" in lines and "http-socket = fd://4" in lines
+    # systemd owns the unix socket: uWSGI must not chmod/chown what it did not bind.
+    assert not any(line.startswith(("chmod-socket =", "chown-socket =")) for line in lines)
+    for expected in ("SocketUser=uwsgi", "SocketGroup=uwsgi", "SocketMode=0660"):
+        assert expected in socket_unit.splitlines()
+    assert "Requires=uwsgi-demo.socket" in unit.splitlines() and "After=uwsgi-demo.socket" in unit.splitlines()
+
+
+def test_without_socket_activation_uwsgi_binds_its_own_sockets(tmp_path):
+    ini, unit, _socket_unit = render(tmp_path, {**APP, "socket_activation": False})
+    lines = ini_lines(ini)
+    for expected in ("http-socket = 127.0.0.1:9000", "socket = /run/uwsgi-demo/uwsgi.sock",
+                     "chmod-socket = 660", "chown-socket = uwsgi:uwsgi"):
+        assert expected in lines
+    assert "Requires=uwsgi-demo.socket" not in unit
+
+
+def test_unit_stops_gracefully_through_the_master_fifo(rendered):
+    stop = [line for line in rendered[1].splitlines() if line.startswith("ExecStop=")]
+    assert len(stop) == 1
+    assert 'echo q > /run/uwsgi-demo/master.fifo' in stop[0] and "kill -0 $MAINPID" in stop[0]
 
 
 def test_unit_stops_with_sigterm_and_never_loops_on_a_missing_app(rendered):
@@ -77,7 +108,8 @@ def test_unit_stops_with_sigterm_and_never_loops_on_a_missing_app(rendered):
 
 
 def test_unix_socket_can_be_turned_off(tmp_path):
-    ini = render(tmp_path, {**APP, "socket": ""})[0]
+    ini, _unit, socket_unit = render(tmp_path, {**APP, "socket": ""})
     lines = ini_lines(ini)
     assert not any(line.startswith(("socket =", "chmod-socket =")) for line in lines)
-    assert "http-socket = 127.0.0.1:9000" in lines
+    assert "http-socket = fd://3" in lines
+    assert listen_streams(socket_unit) == ["127.0.0.1:9000"]
