@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Steady request load against one app, run INSIDE a test host against its own loopback.
 
 Sends GET requests at a fixed rate (one new connection each, like a web server in front would) to an

@@ -20,7 +20,7 @@ description:
     tells systemd nothing when it is done.
   - Changes nothing on the host.
 author:
-  - pyops.uwsgi contributors
+  - pyops engineers (@pyops)
 options:
   socket:
     description:
@@ -74,8 +74,11 @@ options:
     type: path
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details: The request is made in check mode too; it changes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - The request is made by the target host to itself; no traffic leaves the host.

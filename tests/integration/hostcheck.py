@@ -59,3 +59,32 @@ def journal_grep(host, unit, pattern):
     """The unit's journal lines that contain pattern (a fixed string)."""
     out = host.run(f"journalctl --unit {unit} --no-pager --output cat | grep -F -- {shlex.quote(pattern)}")
     return out.stdout
+
+
+def uwsgi_get(host, socket_path, path="/", timeout=20):
+    """GET path over the uwsgi protocol on a unix socket, from inside the host; return (status, body).
+    Status 0 means no answer (the exception is in body)."""
+    script = (
+        "import json, socket, struct\n"
+        f"env = {{'REQUEST_METHOD': 'GET', 'PATH_INFO': {path!r}, 'REQUEST_URI': {path!r},\n"
+        "       'QUERY_STRING': '', 'SERVER_NAME': 'localhost', 'SERVER_PORT': '80',\n"
+        "       'SERVER_PROTOCOL': 'HTTP/1.1', 'HTTP_HOST': 'localhost'}\n"
+        "body = b''.join(struct.pack('<H', len(k)) + k.encode() + struct.pack('<H', len(v)) + v.encode()\n"
+        "                for k, v in env.items())\n"
+        "try:\n"
+        "    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+        f"    s.settimeout({timeout})\n"
+        f"    s.connect({socket_path!r})\n"
+        "    s.sendall(struct.pack('<BHB', 0, len(body), 0) + body)\n"
+        "    data = b''\n"
+        "    while True:\n"
+        "        chunk = s.recv(65536)\n"
+        "        if not chunk:\n"
+        "            break\n"
+        "        data += chunk\n"
+        "    head, _, rest = data.partition(b'\\r\\n\\r\\n')\n"
+        "    print(json.dumps([int(head.split()[1]), rest.decode('utf-8', 'replace')]))\n"
+        "except Exception as e:\n"
+        "    print(json.dumps([0, repr(e)]))\n"
+    )
+    return tuple(json.loads(host.check_output(f"python3 -c {shlex.quote(script)}")))

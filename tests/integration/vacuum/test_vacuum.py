@@ -2,13 +2,16 @@
 
 systemd keeps the runtime directory (RuntimeDirectoryPreserve=yes), so whatever is gone after a
 stop was removed by uWSGI itself; the control app with vacuum off shows the files staying.
+vacuum-on and vacuum-off bind their own socket (socket_activation: false); vacuum-activated is the
+role's default, where systemd holds the socket: vacuum must leave that one alone.
 """
 
 import pytest
-from hostcheck import unit_properties, uwsgi_processes, wait_for
+from hostcheck import unit_properties, uwsgi_get, uwsgi_processes, wait_for
 
 ON = "vacuum-on"
 OFF = "vacuum-off"
+ACTIVATED = "vacuum-activated"
 UNITS = [f"uwsgi-{ON}.service", f"uwsgi-{OFF}.service"]
 FILES = ("uwsgi.sock", "uwsgi.pid", "stats.sock")
 
@@ -32,7 +35,7 @@ def stopped(host, app):
     return unit_properties(host, f"uwsgi-{app}.service", "ActiveState")["ActiveState"] == "inactive"
 
 
-@pytest.mark.parametrize("app", [ON, OFF])
+@pytest.mark.parametrize("app", [ON, OFF, ACTIVATED])
 def test_files_exist_while_running(host, app):
     start(host, app)
 
@@ -66,3 +69,19 @@ def test_control_without_vacuum_leaves_the_files(host):
     # ... and it still starts again over its own stale files.
     start(host, OFF)
     host.check_output(f"systemctl stop uwsgi-{OFF}.service")
+
+
+def test_with_socket_activation_vacuum_leaves_the_socket_to_systemd(host):
+    start(host, ACTIVATED)
+    sock = f"/run/uwsgi-{ACTIVATED}/uwsgi.sock"
+    host.check_output(f"systemctl stop uwsgi-{ACTIVATED}.service")
+    assert stopped(host, ACTIVATED)
+    assert existing(host, ACTIVATED) == [sock], "pid file and stats socket vacuumed, the socket kept"
+    assert host.file(sock).is_socket
+    assert host.file(sock).mode == 0o660
+    assert unit_properties(host, f"uwsgi-{ACTIVATED}.socket", "ActiveState")["ActiveState"] == "active"
+    # A request to the kept socket starts the app again (systemd queues it meanwhile) and is answered.
+    status, body = uwsgi_get(host, sock)
+    assert (status, body) == (200, "hello from uWSGI\n")
+    assert unit_properties(host, f"uwsgi-{ACTIVATED}.service", "ActiveState")["ActiveState"] == "active"
+    host.check_output(f"systemctl stop uwsgi-{ACTIVATED}.service uwsgi-{ACTIVATED}.socket")
