@@ -80,6 +80,12 @@ def test_socket_activation_hands_the_sockets_to_uwsgi_in_listen_order(rendered):
     for expected in ("SocketUser=uwsgi", "SocketGroup=uwsgi", "SocketMode=0660"):
         assert expected in socket_unit.splitlines()
     assert "Requires=uwsgi-demo.socket" in unit.splitlines() and "After=uwsgi-demo.socket" in unit.splitlines()
+    # The runtime directory is made with the service's owner first, or the service's start would
+    # chown it recursively and the socket would lose its SocketGroup= (found by nginx_front).
+    assert socket_unit.splitlines().index(
+        "ExecStartPre=/usr/bin/install -d -o uwsgi -g uwsgi -m 0755 /run/uwsgi-demo"
+    ) < socket_unit.splitlines().index("ListenStream=/run/uwsgi-demo/uwsgi.sock")
+    assert "RuntimeDirectory=uwsgi-demo" in unit.splitlines() and "RuntimeDirectoryMode=0755" in unit.splitlines()
 
 
 def test_without_socket_activation_uwsgi_binds_its_own_sockets(tmp_path):
