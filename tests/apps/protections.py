@@ -5,6 +5,7 @@
 /alarm?t=T&s=N        time itself out after T s with signal.alarm (needs py-call-osafterfork)
 /leak?mb=M            keep M more MB alive in this worker (reload-on-rss)
 /thread?path=P        start a thread that writes P after 0.3 s (enable-threads)
+/                     200 "ok" (the role's health check)
 /pid                  the worker's PID (recycling)
 /crash                an unhandled exception (logged as a 500)
 /missing              404
@@ -69,6 +70,8 @@ def application(environ, start_response):
 
         threading.Thread(target=work, daemon=True).start()
         return _respond(start_response, "200 OK", "thread started")
+    if path == "/":
+        return _respond(start_response, "200 OK", "ok")
     if path == "/pid":
         return _respond(start_response, "200 OK", str(os.getpid()))
     if path == "/crash":

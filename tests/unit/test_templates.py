@@ -100,7 +100,16 @@ def test_without_socket_activation_uwsgi_binds_its_own_sockets(tmp_path):
 def test_unit_stops_gracefully_through_the_master_fifo(rendered):
     stop = [line for line in rendered[1].splitlines() if line.startswith("ExecStop=")]
     assert len(stop) == 1
-    assert 'echo q > /run/uwsgi-demo/master.fifo' in stop[0] and "kill -0 $MAINPID" in stop[0]
+    assert 'echo q > /run/uwsgi-demo/master.fifo' in stop[0] and 'kill -0 "$MAINPID"' in stop[0]
+    # Only while the master runs: when it exited on its own, writing to its fifo would block until the
+    # timeout and fail the stop, and Restart=on-failure would start it again (found by vacuum).
+    assert stop[0].index('[ -n "$MAINPID" ]') < stop[0].index("echo q") and stop[0].endswith("exit 0'")
+
+
+def test_socket_activated_unit_has_no_start_limit(tmp_path, rendered):
+    assert "StartLimitIntervalSec=0" in rendered[1].splitlines()
+    unit = render(tmp_path, {**APP, "socket_activation": False})[1]
+    assert "StartLimitIntervalSec=0" not in unit
 
 
 def test_unit_stops_with_sigterm_and_never_loops_on_a_missing_app(rendered):
