@@ -44,7 +44,7 @@ def test_no_request_failed_during_the_rollout(host):
 
 def test_rollout_failed_naming_the_broken_host_and_its_rollback(rollout):
     assert rollout["rc"] != 0
-    out = rollout["stdout"]
+    out = rollout["stdout"] + rollout["stderr"]  # ansible-playbook may print failures on stderr
     assert "fatal: [rolling-3]" in out
     assert "uWSGI app 'shop' (uwsgi-shop.service) failed" in out
     assert "on host rolling-3" in out and "Rolled back to the last good configuration" in out
