@@ -10,6 +10,8 @@ sys.path.insert(0, str(REPO / "benchmarks" / "host"))
 
 # pylint: disable=wrong-import-position
 from benchlib import busyness, memory, parse, plots, report, runtime, settings, stats, stop, throughput  # noqa: E402
+from benchlib import safe_changes  # noqa: E402
+from benchlib import snapshot  # noqa: E402
 import probe  # noqa: E402
 
 WRK = """Running 5s test @ http://127.0.0.1:8101/
@@ -103,7 +105,10 @@ def stop_result():
     for round_ in range(2):
         for condition in ("idle", "load"):
             runs.append({"round": round_, "unit_kind": "role", "condition": condition, "stop_s": 0.9,
-                         "Result": "success"})
+                         "Result": "success", "socket_state_after": "active",
+                         "service_state_after": "active" if condition == "load" else "inactive"})
+            runs.append({"round": round_, "unit_kind": "role+socket", "condition": condition, "stop_s": 0.5,
+                         "Result": "success", "socket_state_after": "inactive", "service_state_after": "inactive"})
             runs.append({"round": round_, "unit_kind": "docs", "condition": condition, "stop_s": 10.0,
                          "Result": "timeout"})
     return stop.analyze(runs, 10)
@@ -180,6 +185,10 @@ def test_stop_goal():
     assert result["goal"]["met"] is True
     assert result["summary"][0]["docs_over_role"] == pytest.approx(10 / 0.9, abs=0.01)
     assert result["summary"][1]["docs_results"] == ["timeout"]
+    # Stopping the service alone leaves its socket listening; under load the socket starts it again.
+    assert result["summary"][0]["role_socket_after"] == ["active"]
+    assert result["summary"][1]["role_service_after"] == ["active"]
+    assert result["summary"][0]["role+socket_stop_s"] == 0.5
 
 
 def test_runtime_growth_and_idempotence():
@@ -197,8 +206,9 @@ def test_busyness_reach_and_return():
     assert row["reach_need_s"] == 1.0 and row["reach_need_cycles"] == 1
     assert row["peak_workers"] == 6
     assert row["back_at_cheaper_after_burst_s"] == 11.0
-    # Last spawn at t=4; 4 workers above cheaper x 3 s = back by t=16, 10 s after the burst's end.
-    assert row["allowed_return_after_burst_s"] == 10.0
+    # Cheaping starts when the burst ends (t=6): 4 workers above cheaper x 3 s = 12 s after it.
+    assert row["allowed_return_after_burst_s"] == 12.0
+    assert row["seconds_per_cheap"] == 3.0
     assert result["goal"]["met"] is True
 
 
@@ -208,6 +218,23 @@ def test_busyness_goal_fails_when_scaling_is_late_or_drops_below_cheaper():
     below = [2, 2, 2, 4, 6, 6, 6, 4, 3, 2, 1, 1, 1, 1, 1]
     assert busyness_result(below)["summary"]["replicas"][0]["fewest_workers_after_burst"] == 1
     assert busyness_result(below)["goal"]["met"] is False
+
+
+def test_snapshot_copies_the_collection_and_comes_first(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "roles" / "r" / "tasks").mkdir(parents=True)
+    (repo / "roles" / "r" / "tasks" / "main.yml").write_text("---\n")
+    (repo / "galaxy.yml").write_text("namespace: pyops\n")
+    (repo / "molecule").mkdir()  # not part of what Ansible loads: not copied
+    env = {"ANSIBLE_COLLECTIONS_PATH": "/elsewhere"}
+    copied = snapshot.take(repo, tmp_path / "copy", env)
+    target = tmp_path / "copy" / "ansible_collections" / "pyops" / "uwsgi"
+    assert copied["path"] == str(target)
+    assert (target / "roles" / "r" / "tasks" / "main.yml").is_file() and not (target / "molecule").exists()
+    assert env["ANSIBLE_COLLECTIONS_PATH"] == f"{tmp_path / 'copy'}:/elsewhere"
+    # An edit of the checkout after the copy does not reach the copy.
+    (repo / "galaxy.yml").write_text("namespace: changed\n")
+    assert snapshot.digest(target) == copied["sha256"]
 
 
 def test_probe_counts_running_workers():
@@ -242,3 +269,106 @@ def test_plots_are_png(tmp_path):
     for name in written:
         data = (tmp_path / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000
+
+
+# --- 6. Safe changes: the analysis on a synthetic session ------------------------------------------
+def steady_report(started, records):
+    return {"started": started, "sent": len(records), "failed": sum(1 for r in records if r[2] != 200),
+            "errors": {}, "records": records}
+
+
+def safe_session(drop_in_reload=False):
+    """Load from t=1000 to 1080 at 10 req/s per socket; change 1 (a reload, 1010-1014) drops nothing, change 4
+    (the broken one, 1040-1046) is rolled back; change 5 (plain, 1050-1054) gets 3 refused connections."""
+    loads = {}
+    for target in ("safe-uwsgi", "safe-http", "plain-uwsgi", "plain-http"):
+        records = []
+        for n in range(800):
+            t = n / 10
+            latency = 1.5 if target == "safe-http" and n == 125 else 0.002
+            status, error = 200, ""
+            if target == "plain-http" and 510 <= n < 513:
+                status, error = 0, "ConnectionRefusedError"
+            if drop_in_reload and target == "safe-uwsgi" and n == 120:
+                status, error = 502, ""
+            records.append([t, latency, status, error])
+        loads[target] = steady_report(1000.0, records)
+    markers = {"safe": [[1000.0 + i / 20, 1000.0 + i / 20 + 0.01, "0" if i < 250 else "1", ""] for i in range(1600)],
+               "plain": [[1000.0 + i / 20, 1000.0 + i / 20 + 0.01, "0" if i < 1050 else "5", ""] for i in range(1600)]}
+    runs = []
+    for number, change in enumerate(safe_changes.CHANGES, 1):
+        start = 1010.0 + (number - 1) * 10
+        end = start + (6 if change["broken"] else 4)
+        failure = ("uWSGI app 'safe' failed its health check after a reload: the uWSGI master exited\n"
+                   "Rolled back to the last good configuration on host pyops-bench-safe (kept in /x):\n"
+                   "- app 'safe': files restored, then restarted; it answers again (GET / -> 200).")
+        runs.append((change, {"start": start, "end": end, "role_s": end - start, "rc": 2 if change["broken"] else 0,
+                              "recap": {}, "actions": {change["app"]: change["expect"]},
+                              "failure": failure if change["broken"] else "", "slowest_tasks": []}))
+    config = {"sc_rate": 10, "sc_settle": 6, "sc_window": 3}
+    return safe_changes.analyze(runs, loads, markers, config, (1000.0, 1080.0))
+
+
+def test_safe_changes_windows_rates_gaps_and_time_to_serve():
+    records = safe_changes.wall_records(steady_report(100.0, [[0.0, 0.1, 200, ""], [0.5, 0.2, 200, ""],
+                                                              [1.0, 3.0, 0, "TimeoutError"], [2.0, 0.1, 503, ""]]))
+    assert records[0] == (100.0, 100.1, 0.1, 200, "")
+    counts = safe_changes.window(records, 100.0, 103.0)
+    assert counts == {"sent": 4, "failed": 2, "errors": {"TimeoutError": 1, "503": 1}, "max_latency_s": 3.0}
+    assert safe_changes.rate(records, 100.0, 101.0) == 2.0 and safe_changes.rate(records, 101, 101) is None
+    assert safe_changes.longest_gap(records, 100.0, 104.0) == pytest.approx(3.3)
+    polls = [[100.0, 100.01, "0", ""], [100.05, 100.3, None, "ConnectionRefusedError"], [100.4, 100.45, "1", ""]]
+    assert safe_changes.time_to_serve(polls, 100.0, 1) == pytest.approx(0.45)
+    assert safe_changes.time_to_serve(polls, 100.0, 2) is None
+
+
+def test_safe_changes_parses_the_role_output():
+    out = ("TASK [pyops.uwsgi.uwsgi_production : Start, reload or restart each app and enable it at boot] ***\n"
+           "changed: [pyops-bench-safe] => (item=safe: reload)\nok: [pyops-bench-safe] => (item=plain: none)\n"
+           'fatal: [pyops-bench-safe]: FAILED! => {"changed": false, "msg": "health check failed"}\n'
+           'fatal: [pyops-bench-safe]: FAILED! => {"changed": false, "msg": "failed\\nRolled back to the last good"}\n'
+           "TASK [pyops.uwsgi.uwsgi_production : Bring each touched app back on its last good configuration] ***\n"
+           "changed: [pyops-bench-safe] => (item=safe: restart)\n")
+    assert safe_changes.role_actions(out) == {"safe": "reload", "plain": "none"}
+    assert safe_changes.failure_message(out) == "failed\nRolled back to the last good"
+    assert safe_changes.failure_message("PLAY RECAP") == ""
+
+
+def test_safe_changes_states_roll_back_the_broken_change():
+    states = safe_changes.states()
+    by_name = {change["name"]: wanted for change, wanted in states}
+    assert by_name["broken"]["safe"]["module"] == safe_changes.BROKEN_MODULE
+    # The change after the broken one starts from the last good state (generation 3, the marker app).
+    after = by_name["plain-restart-unit"]
+    assert after["safe"]["module"] == safe_changes.MARKER_MODULE and after["safe"]["gen"] == 3
+    entry = safe_changes.app_entry("plain", after["plain"])
+    assert entry["socket_activation"] is False and entry["unit_hardening"] == {"LimitNOFILE": 4096}
+    assert entry["options"]["env"] == ["BENCH_GEN=5"]
+
+
+def test_safe_changes_analysis_goal_summary_and_plot(tmp_path):
+    result = safe_session()
+    rows = {row["change"]: row for row in result["summary"]}
+    reload_ = rows["reload"]
+    assert reload_["sent"] == 200 and reload_["failed"] == 0 and reload_["time_to_serve_s"] == pytest.approx(2.51)
+    assert reload_["max_latency_s"] == 1.5 and reload_["rps_before"] == 20.0
+    assert rows["broken"]["rolled_back"] is True and rows["broken"]["broken_config_served"] is False
+    plain = rows["plain-restart-unit"]
+    assert plain["failed"] == 3 and plain["errors"] == {"ConnectionRefusedError": 3}
+    assert plain["per_socket"]["plain-http"]["failed"] == 3 and plain["time_to_serve_s"] == pytest.approx(2.51)
+    assert plain["other_app_failed"] == 0 and reload_["other_app_failed"] == 0
+    assert result["goal"]["met"] is True
+    assert sum(result["runs"]["timeline"]["apps"]["plain"]["failed"]) == 3
+    results = full_results()
+    results["benchmarks"]["safe_changes"] = result
+    assert report.problems(results) == []
+    text = safe_changes.summary_text(result)
+    assert "Rolled back" in text and "-> MET" in text
+    assert safe_changes.write_plot(results, tmp_path) == ["safe_changes.png"]
+    assert (tmp_path / "safe_changes.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_safe_changes_goal_fails_on_a_dropped_request():
+    result = safe_session(drop_in_reload=True)
+    assert result["summary"][0]["errors"] == {"502": 1}
+    assert result["goal"]["met"] is False and result["goal"]["failed_in_zero_drop_changes"] == 1
