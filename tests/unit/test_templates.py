@@ -112,12 +112,20 @@ def test_socket_activated_unit_has_no_start_limit(tmp_path, rendered):
     assert "StartLimitIntervalSec=0" not in unit
 
 
+def test_socket_activated_uwsgi_takes_its_sockets_only_from_the_ini(tmp_path, rendered):
+    """Without this, uWSGI also adds LISTEN_FDS's sockets as uwsgi sockets: each one twice."""
+    start = [line for line in rendered[1].splitlines() if line.startswith("ExecStart=")]
+    assert start == ["ExecStart=/usr/bin/env -u LISTEN_PID -u LISTEN_FDS -u LISTEN_FDNAMES "
+                     "/opt/uwsgi/bin/uwsgi --ini /etc/uwsgi-production/demo.ini"]
+    unit = render(tmp_path, {**APP, "socket_activation": False})[1]
+    assert "ExecStart=/opt/uwsgi/bin/uwsgi --ini /etc/uwsgi-production/demo.ini" in unit.splitlines()
+
+
 def test_unit_stops_with_sigterm_and_never_loops_on_a_missing_app(rendered):
     unit = rendered[1].splitlines()
     for expected in ("Type=notify", "NotifyAccess=all", "KillSignal=SIGTERM", "KillMode=mixed",
                      "Restart=on-failure", "RestartPreventExitStatus=22", "TimeoutStopSec=90",
-                     "User=uwsgi", "Group=uwsgi", "RuntimeDirectory=uwsgi-demo",
-                     "ExecStart=/opt/uwsgi/bin/uwsgi --ini /etc/uwsgi-production/demo.ini"):
+                     "User=uwsgi", "Group=uwsgi", "RuntimeDirectory=uwsgi-demo"):
         assert expected in unit
     assert "KillSignal=SIGQUIT" not in unit
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 import uuid
 
 from paths import REPO, load_yaml
@@ -180,3 +181,19 @@ def test_socket_and_ini_permissions(host):
     ini = host.file(INI)
     assert ini.mode == 0o640 and ini.user == "root" and ini.group == "uwsgi"
     assert host.file("/run/uwsgi-hello/master.fifo").mode == 0o600
+
+
+def test_each_socket_systemd_holds_is_registered_once_with_its_protocol(host):
+    """uWSGI takes the sockets from the ini's fd:// lines only, not again from LISTEN_FDS."""
+    script = (
+        "import json, socket\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect('/run/uwsgi-hello/stats.sock')\n"
+        "data = b''\n"
+        "while True:\n"
+        "    chunk = s.recv(65536)\n"
+        "    if not chunk: break\n"
+        "    data += chunk\n"
+        "print(json.dumps([[k['name'], k['proto']] for k in json.loads(data)['sockets']]))\n"
+    )
+    sockets = json.loads(host.check_output(f"python3 -c {shlex.quote(script)}"))
+    assert sorted(sockets) == sorted([["/run/uwsgi-hello/uwsgi.sock", "uwsgi"], [APP["http_socket"], "http"]])
