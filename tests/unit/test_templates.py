@@ -108,6 +108,7 @@ def test_unit_stops_gracefully_through_the_master_fifo(rendered):
 
 def test_socket_activated_unit_has_no_start_limit(tmp_path, rendered):
     assert "StartLimitIntervalSec=0" in rendered[1].splitlines()
+    assert "TriggerLimitIntervalSec=0" in rendered[2].splitlines()
     unit = render(tmp_path, {**APP, "socket_activation": False})[1]
     assert "StartLimitIntervalSec=0" not in unit
 
