@@ -21,7 +21,8 @@ from paths import REPO, ROLE, load_yaml
 
 PLAYBOOK = REPO / "tests" / "unit" / "preflight.yml"
 DEFAULTS = load_yaml(ROLE / "defaults" / "main.yml")
-PREFLIGHT_TASKS = [task["name"] for task in load_yaml(ROLE / "tasks" / "preflight.yml")]
+PREFLIGHT_TASKS = [inner["name"] for task in load_yaml(ROLE / "tasks" / "preflight.yml")
+                   for inner in task.get("block", [task])]  # a block's tasks in its place
 LAST_PREFLIGHT_TASK = PREFLIGHT_TASKS[-1]
 # `listen` above this makes uWSGI refuse to start; the role reads it from the host, as the test does.
 SOMAXCONN = int(pathlib.Path("/proc/sys/net/core/somaxconn").read_text())
@@ -166,6 +167,8 @@ CASES = [
         uwsgi_production_stop_timeout=0),
     bad("journal_lines_negative", "uwsgi_production_journal_lines", "a positive integer",
         uwsgi_production_journal_lines=-1),
+    bad("state_unknown", "uwsgi_production_apps", "state|present, absent",
+        uwsgi_production_apps=[app(state="gone")]),
     # --- health checks ---
     bad("health_path_relative", "uwsgi_production_health_check", "path must start with '/'",
         uwsgi_production_health_check={"path": "healthz"}, uwsgi_production_apps=[app()]),
@@ -225,6 +228,10 @@ CASES = [
     good("good_minimal_baseline_without_worker_counts", uwsgi_production_options={"strict": True, "master": True},
          uwsgi_production_apps=[app(), app(name="blog", http_socket="127.0.0.1:8080")]),
     good("good_listen_at_somaxconn", uwsgi_production_apps=[app(options={"listen": SOMAXCONN})]),
+    # An app to remove needs only its name; its sockets no longer count against the other apps'.
+    good("good_absent_app_with_only_a_name", uwsgi_production_apps=[
+        {"name": "old", "state": "absent"}, app(http_socket="127.0.0.1:8080"),
+        {"name": "older", "state": "absent", "http_socket": "127.0.0.1:8080", "options": {"cheaper": 99}}]),
     good("good_stop_timeout_above_app_mercy", uwsgi_production_stop_timeout=61,
          uwsgi_production_apps=[app(options={"worker-reload-mercy": 30}), app(name="blog")]),
 ]
