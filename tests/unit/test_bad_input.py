@@ -82,6 +82,14 @@ CASES = [
         uwsgi_production_stop_timeout="soon"),
     bad("build_packages_not_a_list", "uwsgi_production_build_packages", "convert to list",
         uwsgi_production_build_packages={"gcc": True}),
+    # --- install method ---
+    bad("install_method_unknown", "uwsgi_production_install_method", "one of: pip, system",
+        uwsgi_production_install_method="apt"),
+    bad("system_packages_not_a_list", "uwsgi_production_system_packages", "convert to list",
+        uwsgi_production_install_method="system", uwsgi_production_system_packages={"uwsgi-core": True}),
+    bad("system_method_with_another_python", "uwsgi_production_python", "/usr/bin/python3|Debian's python3 plugin",
+        uwsgi_production_install_method="system", uwsgi_production_python="/opt/python3.12/bin/python3"),
+    good("good_system_method", uwsgi_production_install_method="system", uwsgi_production_apps=[app()]),
     # --- names ---
     bad("name_climbs_out", "uwsgi_production_apps[0].name", "not a usable name|uwsgi-<name>.service",
         uwsgi_production_apps=[app(name="../x")]),
@@ -208,6 +216,31 @@ CASES = [
         uwsgi_production_options=baseline(listen=SOMAXCONN * 2), uwsgi_production_apps=[app()]),
     bad("listen_words", "uwsgi_production_apps[0].options.listen", "a positive integer",
         uwsgi_production_apps=[app(options={"listen": "long"})]),
+    # --- users, environment, secrets, packages ---
+    bad("user_root", "uwsgi_production_apps[0].user", "not root",
+        uwsgi_production_apps=[app(user="root")]),
+    bad("group_with_space", "uwsgi_production_apps[0].group", "system account name",
+        uwsgi_production_apps=[app(user="shop", group="shop staff")]),
+    bad("user_two_groups", "user \"shop\"", "one primary group",
+        uwsgi_production_apps=[app(user="shop"), app(name="blog", user="shop", group="blog",
+                                                     http_socket="127.0.0.1:8081")]),
+    bad("environment_bad_name", "uwsgi_production_apps[0].environment.1BAD", "variable name",
+        uwsgi_production_apps=[app(environment={"1BAD": "x"})]),
+    bad("environment_newline", "uwsgi_production_apps[0].environment.MOTD", "without a line break",
+        uwsgi_production_apps=[app(environment={"MOTD": "hello\nworld"})]),
+    bad("secrets_for_unknown_app", "uwsgi_production_secrets", "\"shoop\"|not the name of an app",
+        uwsgi_production_secrets={"shoop": {"TOKEN": "s3cret-value"}}, uwsgi_production_apps=[app()]),
+    bad("secrets_bad_variable", "uwsgi_production_secrets.shop.DB-URL", "variable names",
+        uwsgi_production_secrets={"shop": {"DB-URL": "s3cret-value"}}, uwsgi_production_apps=[app()]),
+    bad("packages_without_virtualenv", "uwsgi_production_apps[0]", "needs virtualenv",
+        uwsgi_production_apps=[app(packages=["flask==3.1.2"])]),
+    bad("requirements_relative", "uwsgi_production_apps[0]", "requirements must be an|absolute path",
+        uwsgi_production_apps=[app(virtualenv="/srv/shop/venv", requirements="requirements.txt")]),
+    bad("remove_user_of_the_role", "uwsgi_production_apps[0].remove_user", "own user",
+        uwsgi_production_apps=[{"name": "old", "state": "absent", "remove_user": True}]),
+    bad("remove_user_still_used", "uwsgi_production_apps[0].remove_user", "run any app still deployed",
+        uwsgi_production_apps=[{"name": "old", "state": "absent", "user": "shop", "remove_user": True},
+                               app(user="shop")]),
     # --- good inputs: every check passes ---
     good("good_no_apps"),
     good("good_readme_example", uwsgi_production_apps=[app(
@@ -232,6 +265,13 @@ CASES = [
     good("good_absent_app_with_only_a_name", uwsgi_production_apps=[
         {"name": "old", "state": "absent"}, app(http_socket="127.0.0.1:8080"),
         {"name": "older", "state": "absent", "http_socket": "127.0.0.1:8080", "options": {"cheaper": 99}}]),
+    good("good_own_users_environment_secrets_packages", uwsgi_production_apps=[
+        app(user="shop", virtualenv="/srv/shop/venv", packages=["flask==3.1.2"],
+            environment={"DJANGO_SETTINGS_MODULE": "shop.settings", "WORKERS": 4}),
+        app(name="blog", user="blog", group="web", http_socket="127.0.0.1:8081",
+            virtualenv="/srv/blog/venv", requirements="/srv/blog/requirements.txt"),
+        {"name": "old", "state": "absent", "user": "old", "remove_user": True}],
+         uwsgi_production_secrets={"shop": {"DATABASE_URL": "postgres://u:p@db/shop", "DEBUG": False}}),
     good("good_stop_timeout_above_app_mercy", uwsgi_production_stop_timeout=61,
          uwsgi_production_apps=[app(options={"worker-reload-mercy": 30}), app(name="blog")]),
 ]
@@ -353,3 +393,12 @@ def test_the_run_fails_for_one_bad_case_and_passes_for_one_good_case(tmp_path):
     readme_case = next(case for case in GOOD if case.id == "good_readme_example")
     passed = run_preflight(tmp_path / "good", [readme_case], "ansible.builtin.default")
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def test_secret_values_never_appear_in_the_output(report):
+    """uwsgi_production_secrets are checked without showing a value, even in the full JSON results."""
+    secrets = [value for case in CASES for env in case.vars.get("uwsgi_production_secrets", {}).values()
+               for value in env.values() if isinstance(value, str)]
+    assert len(secrets) >= 3
+    for value in secrets:
+        assert value not in report.run.stdout + report.run.stderr

@@ -60,3 +60,22 @@ def test_every_default_option_has_a_comment_saying_why():
         match = re.match(r"^  ([a-z0-9-]+):", line)
         if match:
             assert lines[i - 1].strip().startswith("#"), f"no comment above option {match.group(1)}"
+
+
+def test_every_task_that_touches_secret_values_is_no_log():
+    """uwsgi_production_secrets' values reach only tasks that log nothing (their env template included).
+    The preflight check reads them too, and shows only names: tests/unit/test_bad_input.py proves it."""
+    touching = []
+    for path in sorted((ROLE / "tasks").glob("*.yml")):
+        if path.name == "preflight.yml":
+            continue
+        tasks = [inner for task in load_yaml(path) or [] for inner in task.get("block", [task])]
+        for task in tasks:
+            text = repr({key: value for key, value in task.items() if key != "name"})
+            # The env files hold the values; _uwsgi_production_secret_apps holds only names.
+            if re.search(r"uwsgi_production_secrets\b|uwsgi\.env\.j2|_uwsgi_production_(good_)?env_file\b", text):
+                touching.append((path.name, task["name"], task.get("no_log", False)))
+    writes = [(name, task) for name, task, no_log in touching if not no_log]
+    # Only deletions and stats of the files (which carry no values) may log.
+    assert all(re.search(r"Remove|Forget|Look for|Delete", task) for name, task in writes), writes
+    assert sum(1 for _, _, no_log in touching if no_log) >= 3

@@ -32,6 +32,12 @@ def test_every_file_of_the_removed_app_is_deleted(host):
     assert sorted(runs["first_run_deleted"]) == sorted(GONE_FILES)
 
 
+def test_the_removed_apps_own_user_and_group_are_deleted_the_roles_stay(host):
+    assert not host.user("gone").exists
+    assert not host.group("gone").exists
+    assert host.user("uwsgi").exists and host.group("uwsgi").exists
+
+
 def test_no_process_of_the_removed_app_is_left_and_its_port_is_closed(host):
     assert uwsgi_processes(host, "gone") == []
     status, body = http_get(host, "http://127.0.0.1:8112/", timeout=5)
