@@ -7,6 +7,10 @@ cd "$ROOT"
 
 started=$SECONDS
 step() { printf '\n=== %s (at %ds)\n' "$*" $((SECONDS - started)); }
+# Molecule's "scenario ➜ action" lines get the time since the start, so each scenario's time shows.
+stamp() { while IFS= read -r line; do
+  case "$line" in *➜*) printf '[at %ds] %s\n' $((SECONDS - started)) "$line" ;; *) printf '%s\n' "$line" ;; esac
+done; }
 
 step "setup"
 bash tools/setup.sh
@@ -27,8 +31,8 @@ bash tools/testhost.sh up
 trap 'bash tools/testhost.sh down' EXIT
 
 step "molecule: every scenario on one shared host"
-molecule test --all --exclude rolling_update
+molecule test --all --exclude rolling_update 2>&1 | stamp
 step "molecule: rolling_update, on four hosts of its own"
-molecule test --scenario-name rolling_update
+molecule test --scenario-name rolling_update 2>&1 | stamp
 
 step "done in $((SECONDS - started)) s"
