@@ -265,12 +265,13 @@ CASES = [
     good("good_absent_app_with_only_a_name", uwsgi_production_apps=[
         {"name": "old", "state": "absent"}, app(http_socket="127.0.0.1:8080"),
         {"name": "older", "state": "absent", "http_socket": "127.0.0.1:8080", "options": {"cheaper": 99}}]),
-    good("good_own_users_environment_secrets_packages", uwsgi_production_apps=[
-        app(user="shop", virtualenv="/srv/shop/venv", packages=["flask==3.1.2"],
-            environment={"DJANGO_SETTINGS_MODULE": "shop.settings", "WORKERS": 4}),
-        app(name="blog", user="blog", group="web", http_socket="127.0.0.1:8081",
-            virtualenv="/srv/blog/venv", requirements="/srv/blog/requirements.txt"),
-        {"name": "old", "state": "absent", "user": "old", "remove_user": True}],
+    good("good_own_users_environment_secrets_packages",
+         uwsgi_production_apps=[
+             app(user="shop", virtualenv="/srv/shop/venv", packages=["flask==3.1.2"],
+                 environment={"DJANGO_SETTINGS_MODULE": "shop.settings", "WORKERS": 4}),
+             app(name="blog", user="blog", group="web", http_socket="127.0.0.1:8081",
+                 virtualenv="/srv/blog/venv", requirements="/srv/blog/requirements.txt"),
+             {"name": "old", "state": "absent", "user": "old", "remove_user": True}],
          uwsgi_production_secrets={"shop": {"DATABASE_URL": "postgres://u:p@db/shop", "DEBUG": False}}),
     good("good_stop_timeout_above_app_mercy", uwsgi_production_stop_timeout=61,
          uwsgi_production_apps=[app(options={"worker-reload-mercy": 30}), app(name="blog")]),
