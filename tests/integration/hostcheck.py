@@ -88,3 +88,11 @@ def uwsgi_get(host, socket_path, path="/", timeout=20):
         "    print(json.dumps([0, repr(e)]))\n"
     )
     return tuple(json.loads(host.check_output(f"python3 -c {shlex.quote(script)}")))
+
+
+def process_executable(host, pid):
+    """The target of /proc/PID/exe (with " (deleted)" when the file is gone). Reading another user's
+    link takes CAP_SYS_PTRACE, which root lacks in a test container: it is read as the owner then."""
+    out = host.run(f"readlink /proc/{pid}/exe || runuser -u \"$(stat -c %U /proc/{pid})\" -- readlink /proc/{pid}/exe")
+    assert out.rc == 0, out.stderr
+    return out.stdout.strip()

@@ -21,10 +21,11 @@ APP = {
 }
 
 
-def render(tmp_path, app):
+def render(tmp_path, app, **role_vars):
+    """Render the ini, unit and socket unit of `app`, with `role_vars` laid over the role's defaults."""
     subprocess.run(
         ["ansible-playbook", "-i", "localhost,", str(REPO / "tests" / "unit" / "render.yml"),
-         "-e", json.dumps({"_app": app, "out_dir": str(tmp_path)})],
+         "-e", json.dumps({"_app": app, "out_dir": str(tmp_path), **role_vars})],
         check=True, capture_output=True, text=True,
     )
     return tuple((tmp_path / name).read_text() for name in ("app.ini", "app.service", "app.socket"))
@@ -137,3 +138,41 @@ def test_unix_socket_can_be_turned_off(tmp_path):
     assert not any(line.startswith(("socket =", "chmod-socket =")) for line in lines)
     assert "http-socket = fd://3" in lines
     assert listen_streams(socket_unit) == ["127.0.0.1:9000"]
+
+
+# --- uwsgi_production_install_method: system (Debian's uwsgi-core and its plugins) ---
+
+@pytest.fixture(scope="module")
+def rendered_system(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("render-system"), APP, uwsgi_production_install_method="system")
+
+
+def test_system_method_ini_loads_debians_plugins_before_any_other_option(rendered, rendered_system):
+    """Debian builds python3 and busyness as plugins: strict mode rejects `module`, `py-call-osafterfork`
+    and the cheaper-busyness-* keys unless they are loaded first, and cheaper-algo busyness silently
+    falls back to spare without its plugin."""
+    lines = ini_lines(rendered_system[0])
+    assert lines[0] == "[uwsgi]"
+    assert lines[1] == "need-plugin = python3,cheaper_busyness"
+    assert [line for line in lines if line.startswith(("need-plugin", "plugin"))] == [lines[1]]
+    assert lines[2] == "strict = true"
+    # Every other option is the pip method's, in the same order.
+    assert lines[2:] == ini_lines(rendered[0])[1:]
+    assert not any(line.startswith("need-plugin") for line in ini_lines(rendered[0]))
+
+
+def test_system_method_unit_runs_debians_binary(tmp_path, rendered_system):
+    start = [line for line in rendered_system[1].splitlines() if line.startswith("ExecStart=")]
+    assert start == ["ExecStart=/usr/bin/env -u LISTEN_PID -u LISTEN_FDS -u LISTEN_FDNAMES "
+                     "/usr/bin/uwsgi-core --ini /etc/uwsgi-production/demo.ini"]
+    assert "/opt/uwsgi" not in rendered_system[1]
+    unit = render(tmp_path, {**APP, "socket_activation": False}, uwsgi_production_install_method="system")[1]
+    assert "ExecStart=/usr/bin/uwsgi-core --ini /etc/uwsgi-production/demo.ini" in unit.splitlines()
+
+
+def test_system_method_plugins_can_be_set_by_an_app(tmp_path):
+    """An app that needs one more plugin names the whole list; it stays the first option."""
+    app = {**APP, "options": {**APP["options"], "need-plugin": "python3,cheaper_busyness,router_cache"}}
+    lines = ini_lines(render(tmp_path, app, uwsgi_production_install_method="system")[0])
+    assert lines[1] == "need-plugin = python3,cheaper_busyness,router_cache"
+    assert sum(line.startswith("need-plugin") for line in lines) == 1

@@ -1,19 +1,27 @@
-"""The role's normal path on a real systemd host: molecule/default (app "hello")."""
+"""The role's normal path on a real systemd host: molecule/default (app "hello"), and the same app
+with Debian's uWSGI in molecule/system_install."""
 
 import json
+import os
+import pathlib
 import re
 import shlex
 import uuid
 
 from paths import REPO, load_yaml
-from hostcheck import http_get, unit_properties, uwsgi_processes, wait_for
+from hostcheck import http_get, process_executable, unit_properties, uwsgi_processes, wait_for
 
-UNIT = "uwsgi-hello.service"
-UNITS = [UNIT]
-APP = load_yaml(REPO / "molecule" / "default" / "apps.yml")["uwsgi_production_apps"][0]
 DEFAULTS = load_yaml(REPO / "roles" / "uwsgi_production" / "defaults" / "main.yml")
-INI = f"{DEFAULTS['uwsgi_production_config_dir']}/{APP['name']}.ini"
-UWSGI = f"{DEFAULTS['uwsgi_production_venv']}/bin/uwsgi"
+# The running scenario's apps.yml (molecule sets MOLECULE_SCENARIO_DIRECTORY; by hand: molecule/default).
+SCENARIO = pathlib.Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY") or REPO / "molecule" / "default")
+SCENARIO_VARS = {**DEFAULTS, **load_yaml(SCENARIO / "apps.yml")}
+APP = SCENARIO_VARS["uwsgi_production_apps"][0]
+UNIT = f"uwsgi-{APP['name']}.service"
+UNITS = [UNIT]
+INI = f"{SCENARIO_VARS['uwsgi_production_config_dir']}/{APP['name']}.ini"
+# The binary of the scenario's install method (roles/uwsgi_production/vars/main.yml).
+METHOD = SCENARIO_VARS["uwsgi_production_install_method"]
+UWSGI = {"pip": f"{SCENARIO_VARS['uwsgi_production_venv']}/bin/uwsgi", "system": "/usr/bin/uwsgi-core"}[METHOD]
 BASE_URL = f"http://{APP['http_socket']}"
 
 
@@ -63,22 +71,34 @@ def test_ps_shows_the_procname_prefix(host):
     assert "hello uWSGI worker 1" in names
 
 
+def python_version(host):
+    """(major, minor) of the Python the role's uWSGI runs the apps on."""
+    out = host.check_output(f"{SCENARIO_VARS['uwsgi_production_python']} -c 'import sys; print(*sys.version_info[:2])'")
+    return tuple(int(part) for part in out.split())
+
+
 def test_effective_config_holds_every_recommended_option(host):
-    """uWSGI itself parses the live ini; every recommended option has the default's value."""
+    """uWSGI itself parses the live ini; every recommended option has the default's value (on Python
+    3.13+ but py-call-osafterfork, which aborts every worker there: vars/main.yml)."""
     options = DEFAULTS["uwsgi_production_options"]
-    gets = " ".join(f"--get {key}" for key in options)
+    py313 = python_version(host) >= (3, 13)
+    rendered = {key: value for key, value in options.items() if not (py313 and key == "py-call-osafterfork")}
+    gets = " ".join(f"--get {key}" for key in rendered)
     # No --strict on the command line: it would hide the ini's own "strict" from --get.
     # --set vacuum=false keeps this check from removing the live app's files; --get prints the
     # first value of a key, so it still shows the ini's own vacuum.
     out = host.run(f"{UWSGI} --ini {INI} --set vacuum=false {gets}")
     assert out.rc == 0, out.stderr
     got = out.stdout.splitlines()
-    assert got == [as_uwsgi_value(v) for v in options.values()]
+    assert got == [as_uwsgi_value(v) for v in rendered.values()]
     for key in ("strict", "master", "enable-threads", "vacuum", "single-interpreter", "die-on-term",
                 "need-app", "disable-logging", "log-4xx", "log-5xx", "py-call-osafterfork", "auto-procname"):
         assert options[key] is True, key
     ini = host.file(INI).content_string
-    assert "py-call-osafterfork = true" in ini
+    if py313:
+        assert "py-call-osafterfork" not in ini
+    else:
+        assert "py-call-osafterfork = true" in ini
     assert "py-callos-afterfork" not in ini
 
 
@@ -197,3 +217,16 @@ def test_each_socket_systemd_holds_is_registered_once_with_its_protocol(host):
     )
     sockets = json.loads(host.check_output(f"python3 -c {shlex.quote(script)}"))
     assert sorted(sockets) == sorted([["/run/uwsgi-hello/uwsgi.sock", "uwsgi"], [APP["http_socket"], "http"]])
+
+
+def test_master_and_workers_run_the_install_methods_binary(host):
+    """pip: the role's virtualenv's uwsgi; system: Debian's uwsgi-core (with need-plugin first in the ini)."""
+    rows = uwsgi_processes(host, APP["name"])
+    assert len(rows) >= 2  # a master and at least one worker
+    for pid, unused_user, name in rows:
+        assert process_executable(host, pid) == UWSGI, name
+    options = [line for line in host.file(INI).content_string.splitlines() if line and not line.startswith(";")]
+    if METHOD == "system":
+        assert options[:3] == ["[uwsgi]", "need-plugin = python3,cheaper_busyness", "strict = true"]
+    else:
+        assert options[:2] == ["[uwsgi]", "strict = true"]
