@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# Test-host machinery: a Docker engine and a Debian 12 image that runs systemd as PID 1.
+# Test-host machinery: a Docker engine and Debian images that run systemd as PID 1, one per suite:
+# Debian 12 (bookworm, the default) and Debian 13 (trixie), tagged pyops-uwsgi-testhost:SUITE.
 #
 #   tools/testhost.sh up     use a running Docker engine, or install Debian's docker.io and start
-#                            dockerd ourselves; build the test-host image once (cached).
+#                            dockerd ourselves; build each suite's test-host image once (cached).
 #   tools/testhost.sh down   stop the dockerd that `up` started (nothing else is touched).
-#   tools/testhost.sh run NAME  start a test host container NAME (replacing one of that name)
-#                            and wait until its systemd is running.
-#   tools/testhost.sh image  print the image name.
+#   tools/testhost.sh run NAME [SUITE]  start a test host container NAME from SUITE's image
+#                            (default bookworm; replacing a container of that name) and wait until
+#                            its systemd is running.
+#   tools/testhost.sh image [SUITE]  print the image name (default bookworm).
 #
-# The image is built from debootstrap (no image registry is needed) and carries the host's extra CA
-# certificates, so HTTPS from inside works behind a TLS-intercepting proxy.
+# Each image is built the same way from debootstrap (no image registry is needed) and carries the
+# host's extra CA certificates, so HTTPS from inside works behind a TLS-intercepting proxy.
 # Facts behind the flags: see README "Test hosts".
 set -euo pipefail
 
 STATE_DIR=${PYOPS_UWSGI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pyops-uwsgi}
 DOCKER_ROOT=$STATE_DIR/docker
 PIDFILE=$STATE_DIR/dockerd.pid
-IMAGE=${PYOPS_UWSGI_TESTHOST_IMAGE:-pyops-uwsgi-testhost:bookworm}
+# The image repository; each suite is a tag of it.
+IMAGE_REPO=${PYOPS_UWSGI_TESTHOST_REPO:-pyops-uwsgi-testhost}
 # Bump when the image recipe below changes, so cached images are rebuilt.
 IMAGE_REVISION=1
-SUITE=bookworm
+# The suites `up` builds; the first is the default of `run` and `image`. debootstrap 1.0.128 (Debian
+# 12's) knows trixie (its scripts/trixie links to sid's) and Debian 12's debian-archive-keyring holds
+# the trixie signing keys, so both suites build with the same command.
+SUITES="bookworm trixie"
+DEFAULT_SUITE=${SUITES%% *}
 PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,sudo,procps,iproute2
 # Units that make no sense in a container.
 MASKED_UNITS="getty.target console-getty.service systemd-udevd.service systemd-udev-trigger.service
@@ -54,13 +61,18 @@ engine_up() {
   exit 1
 }
 
-# Print the PEM blocks of bundle $1 that bundle $2 does not hold, one file per block, into dir $3.
+# Print the PEM blocks of bundle $1 that neither bundle $2 nor the *.crt files under dir $4 hold, one
+# file per block, into dir $3. Dir $4 is what the build machine's own ca-certificates package ships:
+# only the machine's local additions are copied, never a root that the image's (newer) ca-certificates
+# dropped on purpose (trixie's drops TrustCor and E-Tugra, which Debian 12's bundle still holds).
 extra_certs() {
-  python3 - "$1" "$2" "$3" <<'PY'
+  python3 - "$1" "$2" "$3" "$4" <<'PY'
 import pathlib, re, sys
 pem = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 host = pem.findall(pathlib.Path(sys.argv[1]).read_text())
 image = set(pem.findall(pathlib.Path(sys.argv[2]).read_text()))
+for shipped in pathlib.Path(sys.argv[4]).glob("**/*.crt"):
+    image.update(pem.findall(shipped.read_text()))
 out = pathlib.Path(sys.argv[3])
 out.mkdir(parents=True, exist_ok=True)
 extra = [c for c in host if c not in image]
@@ -70,10 +82,19 @@ print(len(extra))
 PY
 }
 
+# The image of suite $1 (exits when the suite is not one of SUITES).
+image_name() {
+  case " $SUITES " in
+    *" $1 "*) echo "$IMAGE_REPO:$1" ;;
+    *) echo "unknown suite '$1' (known: $SUITES)" >&2; exit 2 ;;
+  esac
+}
+
 image_build() {
-  local want="$IMAGE_REVISION"
-  if [ "$(docker image inspect -f '{{ index .Config.Labels "pyops.revision" }}' "$IMAGE" 2>/dev/null)" = "$want" ]; then
-    log "image $IMAGE is cached"
+  local suite=$1 image want="$IMAGE_REVISION" started=$SECONDS
+  image=$(image_name "$suite")
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "pyops.revision" }}' "$image" 2>/dev/null)" = "$want" ]; then
+    log "image $image is cached"
     return
   fi
   command -v debootstrap >/dev/null 2>&1 || {
@@ -83,9 +104,9 @@ image_build() {
   local work rootfs
   work=$(mktemp -d "$STATE_DIR/build.XXXXXX")
   rootfs=$work/rootfs
-  log "debootstrap $SUITE into $rootfs (about a minute)"
+  log "debootstrap $suite into $rootfs (about a minute)"
   # No mirror argument: debootstrap's own default is used unless DEBOOTSTRAP_MIRROR is set.
-  as_root debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" ${DEBOOTSTRAP_MIRROR:+"$DEBOOTSTRAP_MIRROR"} \
+  as_root debootstrap --variant=minbase --include="$PACKAGES" "$suite" "$rootfs" ${DEBOOTSTRAP_MIRROR:+"$DEBOOTSTRAP_MIRROR"} \
     >"$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
   # Trust what the build machine trusts (for example a TLS-intercepting proxy's CA): add the host's
@@ -93,7 +114,7 @@ image_build() {
   local host_bundle=/etc/ssl/certs/ca-certificates.crt
   if [ -r "$host_bundle" ]; then
     local n
-    n=$(as_root env PATH="$PATH" bash -c "$(declare -f extra_certs); extra_certs '$host_bundle' '$rootfs/etc/ssl/certs/ca-certificates.crt' '$rootfs/usr/local/share/ca-certificates'")
+    n=$(as_root env PATH="$PATH" bash -c "$(declare -f extra_certs); extra_certs '$host_bundle' '$rootfs/etc/ssl/certs/ca-certificates.crt' '$rootfs/usr/local/share/ca-certificates' /usr/share/ca-certificates/mozilla")
     log "adding $n CA certificate(s) from the build machine"
     as_root chroot "$rootfs" update-ca-certificates >/dev/null
   fi
@@ -102,19 +123,19 @@ image_build() {
   done
   as_root rm -rf "$rootfs"/var/cache/apt/archives/*.deb
   log "importing the root file system"
-  as_root tar -C "$rootfs" -c . | docker import - "$IMAGE-base" >/dev/null
+  as_root tar -C "$rootfs" -c . | docker import - "$image-base" >/dev/null
   cat >"$work/Dockerfile" <<DOCKERFILE
-FROM $IMAGE-base
+FROM $image-base
 ENV container=docker
 LABEL pyops.revision="$want"
 STOPSIGNAL SIGRTMIN+3
 CMD ["/lib/systemd/systemd"]
 DOCKERFILE
-  DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE" "$work" >/dev/null 2>"$work/build.err" \
+  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$work" >/dev/null 2>"$work/build.err" \
     || { cat "$work/build.err" >&2; exit 1; }
-  docker image rm "$IMAGE-base" >/dev/null 2>&1 || true
+  docker image rm "$image-base" >/dev/null 2>&1 || true
   as_root rm -rf "$work"
-  log "built $IMAGE ($(docker image inspect -f '{{ .Size }}' "$IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
+  log "built $image in $((SECONDS - started)) s ($(docker image inspect -f '{{ .Size }}' "$image" | awk '{printf "%d MB", $1/1e6}'))"
 }
 
 engine_down() {
@@ -130,12 +151,14 @@ engine_down() {
 
 # The same flags as the platform in .config/molecule/config.yml (keep them in step).
 host_run() {
-  local name=$1
+  local name=$1 image
+  image=$(image_name "${2:-$DEFAULT_SUITE}")
+  docker image inspect "$image" >/dev/null 2>&1 || { log "no image $image: run '$0 up' first"; exit 1; }
   docker rm -f "$name" >/dev/null 2>&1 || true
   docker run -d --name "$name" --hostname "$name" \
     --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns host \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-    "$IMAGE" /lib/systemd/systemd >/dev/null
+    "$image" /lib/systemd/systemd >/dev/null
   local state=""
   for _ in $(seq 1 60); do
     state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
@@ -147,9 +170,9 @@ host_run() {
 }
 
 case "${1:-}" in
-  up) engine_up; image_build ;;
+  up) engine_up; for suite in $SUITES; do image_build "$suite"; done ;;
   down) engine_down ;;
-  run) [ -n "${2:-}" ] || { echo "usage: $0 run NAME" >&2; exit 2; }; host_run "$2" ;;
-  image) echo "$IMAGE" ;;
-  *) echo "usage: $0 up|down|run NAME|image" >&2; exit 2 ;;
+  run) [ -n "${2:-}" ] || { echo "usage: $0 run NAME [SUITE]" >&2; exit 2; }; host_run "$2" "${3:-}" ;;
+  image) image_name "${2:-$DEFAULT_SUITE}" ;;
+  *) echo "usage: $0 up|down|run NAME [SUITE]|image [SUITE]" >&2; exit 2 ;;
 esac

@@ -76,8 +76,10 @@ def test_socket_activation_hands_the_sockets_to_uwsgi_in_listen_order(rendered):
     lines = ini_lines(ini)
     assert listen_streams(socket_unit) == ["/run/uwsgi-demo/uwsgi.sock", "127.0.0.1:9000"]
     assert "socket = fd://3" in lines and "http-socket = fd://4" in lines
-    # systemd owns the unix socket: uWSGI must not chmod/chown what it did not bind.
-    assert not any(line.startswith(("chmod-socket =", "chown-socket =")) for line in lines)
+    # systemd owns the unix socket: uWSGI must not chown what it did not bind. chmod-socket stays for
+    # the stats socket, which uWSGI binds itself (it leaves inherited fds alone).
+    assert not any(line.startswith("chown-socket =") for line in lines)
+    assert "chmod-socket = 660" in lines and "stats = /run/uwsgi-demo/stats.sock" in lines
     for expected in ("SocketUser=uwsgi", "SocketGroup=uwsgi", "SocketMode=0660"):
         assert expected in socket_unit.splitlines()
     assert "Requires=uwsgi-demo.socket" in unit.splitlines() and "After=uwsgi-demo.socket" in unit.splitlines()
@@ -135,9 +137,53 @@ def test_unit_stops_with_sigterm_and_never_loops_on_a_missing_app(rendered):
 def test_unix_socket_can_be_turned_off(tmp_path):
     ini, _unit, socket_unit = render(tmp_path, {**APP, "socket": ""})
     lines = ini_lines(ini)
-    assert not any(line.startswith(("socket =", "chmod-socket =")) for line in lines)
+    assert not any(line.startswith("socket =") for line in lines)
+    assert "chmod-socket = 660" in lines  # for the unix stats socket
     assert "http-socket = fd://3" in lines
     assert listen_streams(socket_unit) == ["127.0.0.1:9000"]
+
+
+SERVICES = {
+    "mules": ["/srv/demo/mule.py", "tasks:loop"],
+    "crons": [{"command": "date +%s >> /run/uwsgi-demo/cron.log"},
+              {"command": "/srv/demo/nightly a=b,c", "minute": 30, "hour": 3, "unique": True, "harakiri": 600}],
+    "timers": [{"signal": 100, "seconds": 5}],
+    "locks": ["counter", "sessions"],
+    "caches": [{"name": "pages", "items": 100, "blocksize": 4096, "store": True},
+               {"name": "tokens", "items": 50, "store": "tok.db", "options": {"purge_lru": True}},
+               {"name": "memo", "items": 10}],
+}
+
+
+def test_services_render_as_uwsgi_options(tmp_path):
+    ini, unit, _socket_unit = render(tmp_path, {**APP, **SERVICES, "options": {}})
+    lines = ini_lines(ini)
+    expected = [
+        "mule = /srv/demo/mule.py", "mule = tasks:loop",
+        # Every time field written out, and % doubled: uWSGI's ini would expand %s itself.
+        "cron2 = minute=-1,hour=-1,day=-1,month=-1,week=-1 date +%%s >> /run/uwsgi-demo/cron.log",
+        "cron2 = minute=30,hour=3,day=-1,month=-1,week=-1,unique=1,harakiri=600 /srv/demo/nightly a=b,c",
+        "timer = 100 5",
+        "locks = 2", "set-ph = lock.counter=1", "set-ph = lock.sessions=2",
+        "cache2 = name=pages,items=100,blocksize=4096,store=/var/lib/uwsgi-demo/pages.cache",
+        "cache2 = name=tokens,items=50,store=/var/lib/uwsgi-demo/tok.db,purge_lru=1",
+        "cache2 = name=memo,items=10",
+    ]
+    assert [line for line in lines if line.split(" =")[0] in ("mule", "cron2", "timer", "locks", "set-ph", "cache2")] == expected
+    assert not any(line.startswith("mules =") for line in lines)
+    # The stores live in a state directory systemd makes for the service user.
+    assert "StateDirectory=uwsgi-demo" in unit.splitlines() and "StateDirectoryMode=0750" in unit.splitlines()
+
+
+def test_a_mule_count_http_stats_and_no_store(tmp_path):
+    ini, unit, _socket_unit = render(tmp_path, {**APP, "socket": "", "mules": 3,
+                                                "stats": {"type": "http", "address": "127.0.0.1:9191"}})
+    lines = ini_lines(ini)
+    assert "mules = 3" in lines and not any(line.startswith("mule =") for line in lines)
+    assert "stats = 127.0.0.1:9191" in lines and "stats-http = true" in lines
+    assert not any(line.startswith("chmod-socket =") for line in lines)  # no unix socket left to chmod
+    assert not any(line.startswith(("cron2 =", "timer =", "locks =", "set-ph =", "cache2 =")) for line in lines)
+    assert "StateDirectory=" not in unit
 
 
 # --- uwsgi_production_install_method: system (Debian's uwsgi-core and its plugins) ---
@@ -176,3 +222,13 @@ def test_system_method_plugins_can_be_set_by_an_app(tmp_path):
     lines = ini_lines(render(tmp_path, app, uwsgi_production_install_method="system")[0])
     assert lines[1] == "need-plugin = python3,cheaper_busyness,router_cache"
     assert sum(line.startswith("need-plugin") for line in lines) == 1
+
+
+@pytest.mark.parametrize("python, kept", [("3.11\n", True), ("3.12\n", True), ("3.13\n", False), ("3.14\n", False), ("", True)])
+def test_py_call_osafterfork_is_left_out_on_python_313_and_later(tmp_path, rendered, python, kept):
+    """uWSGI 2.0.31 aborts every worker with it on Python 3.13+ (Debian 13); a Python the role could
+    not ask (no output) keeps it. Nothing else in the ini changes."""
+    lines = ini_lines(render(tmp_path, APP, _uwsgi_production_python_version={"stdout": python})[0])
+    assert ("py-call-osafterfork = true" in lines) is kept
+    others = [line for line in lines if not line.startswith("py-call-osafterfork")]
+    assert others == [line for line in ini_lines(rendered[0]) if not line.startswith("py-call-osafterfork")]
