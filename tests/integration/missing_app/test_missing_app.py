@@ -32,6 +32,17 @@ def test_unit_ended_failed_with_exit_22_and_no_restart_loop(host):
     assert later == {"ActiveState": "failed", "NRestarts": "0"}
 
 
+def test_its_sockets_are_closed_so_no_connection_starts_it_again(host):
+    """systemd held the app's socket (socket activation): the failed new app's socket unit is stopped
+    and disabled, so a connection is refused instead of starting the broken app again."""
+    props = unit_properties(host, "uwsgi-missing.socket", "ActiveState", "UnitFileState")
+    assert props == {"ActiveState": "inactive", "UnitFileState": "disabled"}
+    status, body = http_get(host, "http://127.0.0.1:8091/", timeout=5)
+    assert status == 0 and "Connection refused" in body
+    later = unit_properties(host, UNIT, "ActiveState", "NRestarts")
+    assert later == {"ActiveState": "failed", "NRestarts": "0"}
+
+
 def test_no_uwsgi_process_is_left(host):
     assert uwsgi_processes(host, "missing") == []
     assert unit_properties(host, UNIT, "MainPID")["MainPID"] == "0"
