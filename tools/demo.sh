@@ -8,7 +8,7 @@ HOST=${PYOPS_UWSGI_DEMO_HOST:-pyops-uwsgi-demo}
 bash tools/setup.sh
 # shellcheck source=tools/env.sh
 source tools/env.sh
-bash tools/testhost.sh up
+bash tools/testhost.sh up bookworm
 bash tools/testhost.sh run "$HOST"
 
 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 \

@@ -2,8 +2,9 @@
 # Test-host machinery: a Docker engine and Debian images that run systemd as PID 1, one per suite:
 # Debian 12 (bookworm, the default) and Debian 13 (trixie), tagged pyops-uwsgi-testhost:SUITE.
 #
-#   tools/testhost.sh up     use a running Docker engine, or install Debian's docker.io and start
-#                            dockerd ourselves; build each suite's test-host image once (cached).
+#   tools/testhost.sh up [SUITE...]  use a running Docker engine, or install Debian's docker.io and
+#                            start dockerd ourselves; build each suite's test-host image once (cached);
+#                            every suite unless some are named.
 #   tools/testhost.sh down   stop the dockerd that `up` started (nothing else is touched).
 #   tools/testhost.sh run NAME [SUITE]  start a test host container NAME from SUITE's image
 #                            (default bookworm; replacing a container of that name) and wait until
@@ -170,7 +171,7 @@ host_run() {
 }
 
 case "${1:-}" in
-  up) engine_up; for suite in $SUITES; do image_build "$suite"; done ;;
+  up) engine_up; shift; for suite in ${*:-$SUITES}; do image_build "$suite"; done ;;
   down) engine_down ;;
   run) [ -n "${2:-}" ] || { echo "usage: $0 run NAME [SUITE]" >&2; exit 2; }; host_run "$2" "${3:-}" ;;
   image) image_name "${2:-$DEFAULT_SUITE}" ;;
