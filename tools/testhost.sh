@@ -171,7 +171,8 @@ host_run() {
 }
 
 case "${1:-}" in
-  up) engine_up; shift; for suite in ${*:-$SUITES}; do image_build "$suite"; done ;;
+  up) engine_up; shift; # shellcheck disable=SC2086 # SUITES is a space-separated list
+      [ $# -gt 0 ] || set -- $SUITES; for suite in "$@"; do image_build "$suite"; done ;;
   down) engine_down ;;
   run) [ -n "${2:-}" ] || { echo "usage: $0 run NAME [SUITE]" >&2; exit 2; }; host_run "$2" "${3:-}" ;;
   image) image_name "${2:-$DEFAULT_SUITE}" ;;
