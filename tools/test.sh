@@ -7,7 +7,8 @@ cd "$ROOT"
 
 started=$SECONDS
 step() { printf '\n=== %s (at %ds)\n' "$*" $((SECONDS - started)); }
-# Molecule's "scenario ➜ action" lines get the time since the start, so each scenario's time shows.
+# Molecule's "scenario ➜ action" lines get the time since the start, so each scenario's time shows
+# (molecule runs unbuffered: piped, Python would hold its output back until the end).
 stamp() { while IFS= read -r line; do
   case "$line" in *➜*) printf '[at %ds] %s\n' $((SECONDS - started)) "$line" ;; *) printf '%s\n' "$line" ;; esac
 done; }
@@ -33,8 +34,8 @@ trap 'bash tools/testhost.sh down' EXIT
 # Scenarios with hosts of their own (shared_state: false) run after those that share one host.
 OWN_HOSTS=(rolling_update system_install debian13)
 step "molecule: every scenario on one shared host"
-molecule test --all "${OWN_HOSTS[@]/#/--exclude=}" 2>&1 | stamp
+PYTHONUNBUFFERED=1 molecule test --all "${OWN_HOSTS[@]/#/--exclude=}" 2>&1 | stamp
 step "molecule: ${OWN_HOSTS[*]}, each on hosts of its own"
-molecule test "${OWN_HOSTS[@]/#/--scenario-name=}" 2>&1 | stamp
+PYTHONUNBUFFERED=1 molecule test "${OWN_HOSTS[@]/#/--scenario-name=}" 2>&1 | stamp
 
 step "done in $((SECONDS - started)) s"
