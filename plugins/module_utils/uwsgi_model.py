@@ -1,0 +1,384 @@
+# Copyright (c) pyops engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The model of one uWSGI app: what the role derives from its description and the role's variables.
+
+Plain functions of plain data (dicts, lists, strings), shared by the controller-side action plugins and
+the modules that run on the host, and tested in-process (tests/unit/plugins/test_uwsgi_model.py).
+
+``role`` is a dict of the role's variables without their ``uwsgi_production_`` prefix (``options``,
+``user``, ``group``, ``config_dir``, ``install_method``, ``socket_activation``, ``unit_hardening``,
+``health_check``, ``secrets``, ...); ``app`` is one item of ``uwsgi_production_apps``, as given (no
+defaults filled in). A key that is missing and a key that is null mean the same, except where a
+comment says otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+
+# Debian's uWSGI (install method system): /usr/bin/uwsgi is an alternatives link to it.
+SYSTEM_BINARY = "/usr/bin/uwsgi-core"
+
+# What a health check is when neither the role nor the app says otherwise.
+HEALTH_BASELINE = {"enabled": True, "path": "/", "status": [200], "host": "localhost", "timeout": 60}
+
+# The kinds of listening socket, in the order the socket unit lists them (fd 3, 4, ... in this order).
+LISTEN_KINDS = ("socket", "http-socket")
+
+# The Python versions on which py-call-osafterfork aborts every worker (uWSGI 2.0.31 and earlier call
+# PyOS_AfterFork_Child() without PyOS_BeforeFork(): unbit/uwsgi#2710): 3.13 and later.
+OSAFTERFORK_BROKEN_FROM = (3, 13)
+
+
+def is_list(value):
+    """A YAML list (not a string, not a dict)."""
+    return isinstance(value, (list, tuple))
+
+
+def as_list(value):
+    """A list as it is; anything else as a list of itself."""
+    return list(value) if is_list(value) else [value]
+
+
+# --- Names and paths on the host -------------------------------------------------------------------
+
+def unit_name(name):
+    return "uwsgi-%s.service" % name
+
+
+def socket_unit_name(name):
+    return "uwsgi-%s.socket" % name
+
+
+def runtime_name(name):
+    """systemd's RuntimeDirectory= (relative to /run) and StateDirectory= (relative to /var/lib)."""
+    return "uwsgi-%s" % name
+
+
+def runtime_dir(name):
+    return "/run/" + runtime_name(name)
+
+
+def state_dir(name):
+    return "/var/lib/" + runtime_name(name)
+
+
+def last_good_dir(role):
+    return role["config_dir"] + "/last-good"
+
+
+def paths(role, name):
+    """Every file the role keeps for app `name`: live and last good."""
+    config, good = role["config_dir"], last_good_dir(role)
+    return {
+        "ini": "%s/%s.ini" % (config, name),
+        "unit": "/etc/systemd/system/" + unit_name(name),
+        "socket_unit": "/etc/systemd/system/" + socket_unit_name(name),
+        "env": "%s/%s.env" % (config, name),
+        "good_ini": "%s/%s.ini" % (good, name),
+        "good_unit": "%s/%s" % (good, unit_name(name)),
+        "good_socket_unit": "%s/%s" % (good, socket_unit_name(name)),
+        "good_env": "%s/%s.env" % (good, name),
+        "runtime_dir": runtime_dir(name),
+        "pidfile": runtime_dir(name) + "/uwsgi.pid",
+    }
+
+
+def binary(role):
+    """The uWSGI binary every app runs and that checks each ini."""
+    if role.get("install_method") == "system":
+        return SYSTEM_BINARY
+    return role["venv"] + "/bin/uwsgi"
+
+
+def plugin_options(role):
+    """Debian builds the Python support and the busyness algorithm as plugins: need-plugin (which,
+    unlike plugins, fails at once on a missing one) comes first, before any key they define."""
+    if role.get("install_method") == "system":
+        return {"need-plugin": "python3,cheaper_busyness"}
+    return {}
+
+
+# --- Users ---------------------------------------------------------------------------------------------
+
+def app_user(app, role):
+    """The user the app runs as: its own, or the role's."""
+    return app.get("user") or role["user"]
+
+
+def app_group(app, role):
+    """The app's group: its own; else that of its own user, named like it; else the role's."""
+    return app.get("group") or app.get("user") or role["group"]
+
+
+def socket_group(app, role):
+    """The group of the app's sockets (a web server's, such as www-data), by default the app's."""
+    value = app.get("socket_group")
+    return app_group(app, role) if value is None else value
+
+
+def present_apps(apps):
+    return [app for app in apps if app.get("state", "present") != "absent"]
+
+
+def absent_apps(apps):
+    return [app for app in apps if app.get("state", "present") == "absent"]
+
+
+def accounts(apps, role):
+    """Each service account [user, group]: the role's first, then each app's to deploy, once each."""
+    pairs = [[role["user"], role["group"]]]
+    for app in present_apps(apps):
+        pair = [app_user(app, role), app_group(app, role)]
+        if pair not in pairs:
+            pairs.append(pair)
+    return pairs
+
+
+def secret_apps(secrets):
+    """The names of the apps that have secrets (only names: the values stay out of every result)."""
+    return [name for name, env in (secrets or {}).items() if env]
+
+
+# --- Options -----------------------------------------------------------------------------------------
+
+def unix_socket(app):
+    """The app's unix socket path, or '' when the app turned it off (socket: "" or null)."""
+    if "socket" not in app:
+        return runtime_dir(app["name"]) + "/uwsgi.sock"
+    return app["socket"] or ""
+
+
+def stats(app):
+    """The app's stats server: a unix socket by default, or an HTTP one on loopback."""
+    merged = {"type": "unix"}
+    merged.update(app.get("stats") or {})
+    return merged
+
+
+def mule_scripts(app):
+    mules = app.get("mules")
+    return list(mules) if is_list(mules) else []
+
+
+def cron_lines(app):
+    """One cron2 value per cron: every time field written out (-1 = every, -N = every N)."""
+    lines = []
+    for cron in app.get("crons") or []:
+        keys = []
+        for field in ("minute", "hour", "day", "month", "week"):
+            value = cron.get(field)
+            keys.append("%s=%s" % (field, -1 if value is None else value))
+        if cron.get("unique"):
+            keys.append("unique=1")
+        if cron.get("harakiri") is not None:
+            keys.append("harakiri=%s" % cron["harakiri"])
+        # A % doubled: uWSGI would expand %s, %d, ... in the ini as its own magic variables.
+        lines.append("%s %s" % (",".join(keys), str(cron["command"]).replace("%", "%%")))
+    return lines
+
+
+def timer_lines(app):
+    """`timer = SIGNAL SECONDS`: raise uWSGI signal SIGNAL every SECONDS."""
+    return ["%s %s" % (timer["signal"], timer["seconds"]) for timer in app.get("timers") or []]
+
+
+def lock_placeholders(app):
+    """lock.NAME=N for uWSGI's user locks 1..N in list order (lock 0 stays uWSGI's own)."""
+    return ["lock.%s=%d" % (name, number) for number, name in enumerate(app.get("locks") or [], 1)]
+
+
+def cache_stores(app):
+    """The caches' store values that are set (true, or a file name)."""
+    return [cache["store"] for cache in app.get("caches") or [] if cache.get("store")]
+
+
+def _scalar_text(value):
+    """A value as Jinja2 writes it into a file: booleans as Python writes them."""
+    return str(value)
+
+
+def cache_lines(app):
+    """One cache2 value per cache; a store is a file in the app's state directory."""
+    lines = []
+    for cache in app.get("caches") or []:
+        keys = ["name=%s" % cache["name"], "items=%s" % cache["items"]]
+        if cache.get("blocksize") is not None:
+            keys.append("blocksize=%s" % cache["blocksize"])
+        store = cache.get("store")
+        if store:
+            file = ("%s.cache" % cache["name"]) if store is True else store
+            keys.append("store=%s/%s" % (state_dir(app["name"]), file))
+        for key, value in (cache.get("options") or {}).items():
+            keys.append("%s=%s" % (key, int(value) if isinstance(value, bool) else _scalar_text(value)))
+        lines.append(",".join(keys))
+    return lines
+
+
+def derived_options(app, role):
+    """The options the role derives from the app's description. A None value is not rendered."""
+    name = app["name"]
+    sock = unix_socket(app)
+    stats_server = stats(app)
+    stats_http = stats_server["type"] == "http"
+    mules = app.get("mules")
+    locks = app.get("locks") or []
+    return {
+        "chdir": app.get("chdir"),
+        "module": app.get("module"),
+        "wsgi-file": app.get("wsgi_file"),
+        "virtualenv": app.get("virtualenv"),
+        "socket": sock or None,
+        # 0660 for the app's unix socket and, under socket activation too, its unix stats socket.
+        "chmod-socket": "660" if (sock or not stats_http) else None,
+        # The socket's group may be a web server's (www-data): the unit adds it as a supplementary group.
+        "chown-socket": ("%s:%s" % (app_user(app, role), socket_group(app, role))) if sock else None,
+        "http-socket": app.get("http_socket"),
+        "pidfile2": runtime_dir(name) + "/uwsgi.pid",
+        "stats": stats_server.get("address") if stats_http else runtime_dir(name) + "/stats.sock",
+        "stats-http": "true" if stats_http else None,
+        "master-fifo": runtime_dir(name) + "/master.fifo",
+        # uWSGI's own services; an app's options may still set any of these keys itself.
+        "mules": mules if (isinstance(mules, int) and not isinstance(mules, bool)) else None,
+        "mule": mule_scripts(app) or None,
+        "cron2": cron_lines(app) or None,
+        "timer": timer_lines(app) or None,
+        "locks": len(locks) or None,
+        "set-ph": lock_placeholders(app) or None,
+        "cache2": cache_lines(app) or None,
+        # "<prefix> uWSGI master" in ps.
+        "procname-prefix-spaced": app.get("procname_prefix", name),
+    }
+
+
+def effective_options(app, role):
+    """What the user asked for: the plugins Debian's uWSGI must load, the role's baseline, what the
+    role derives from the app, then the app's own options (later ones win; key order is kept)."""
+    merged = {}
+    for layer in (plugin_options(role), role.get("options") or {}, derived_options(app, role), app.get("options") or {}):
+        merged.update(layer)
+    return merged
+
+
+# --- Listening sockets and socket activation ---------------------------------------------------------------
+
+def listen(options):
+    """[kind, address] of each address the app listens on: uwsgi-protocol sockets, then HTTP sockets.
+    The Nth pair is inherited from the socket unit as fd 3+N-1."""
+    pairs = []
+    for kind in LISTEN_KINDS:
+        for item in as_list(options.get(kind)):
+            if isinstance(item, str) and item:
+                pairs.append([kind, item])
+    return pairs
+
+
+def unix_sockets(options):
+    """The unix socket paths the options bind (a `socket` starting with /)."""
+    return [item for item in as_list(options.get("socket")) if isinstance(item, str) and item.startswith("/")]
+
+
+def http_ports(options):
+    """The TCP ports the options' http-socket addresses bind (an address ending in :PORT)."""
+    ports = []
+    for item in as_list(options.get("http-socket")):
+        if isinstance(item, str):
+            head, sep, port = item.rpartition(":")
+            if sep and port.isdigit() and port.isascii():
+                ports.append(int(port))
+    return ports
+
+
+def socket_activation(app, role):
+    value = app.get("socket_activation")
+    return bool(role.get("socket_activation") if value is None else value)
+
+
+def activated(app, role, options):
+    """Whether systemd holds the app's listening sockets (uwsgi-<name>.socket)."""
+    return socket_activation(app, role) and len(listen(options)) > 0
+
+
+def _is_unix_stats(options):
+    value = options.get("stats")
+    return isinstance(value, str) and value.startswith("/")
+
+
+def activation_options(options):
+    """The inherited fds replace the addresses in the ini; systemd sets the sockets' owner and mode.
+    uWSGI still binds a unix stats socket itself and gives it chmod-socket (the inherited fds it
+    leaves alone): without it the stats socket would be 0750 (UMask=0027)."""
+    pairs = listen(options)
+    fds = ["fd://%d" % number for number in range(3, 3 + len(pairs))]
+    by_kind = {kind: [fd for (pair_kind, _address), fd in zip(pairs, fds) if pair_kind == kind] for kind in LISTEN_KINDS}
+    return {
+        "socket": by_kind["socket"] or None,
+        "http-socket": by_kind["http-socket"] or None,
+        "chmod-socket": options.get("chmod-socket") if _is_unix_stats(options) else None,
+        "chown-socket": None,
+    }
+
+
+def python_options(python_version):
+    """Options the Python uWSGI embeds rules out; `python_version` is "3.11", or "" when unknown."""
+    try:
+        version = tuple(int(part) for part in (python_version or "0").split(".")[:2])
+    except ValueError:
+        version = (0,)
+    if version >= OSAFTERFORK_BROKEN_FROM:
+        return {"py-call-osafterfork": None}
+    return {}
+
+
+def ini_options(app, role, python_version=""):
+    """The options rendered into the app's ini, in order (None values are left out by the renderer)."""
+    options = effective_options(app, role)
+    rendered = dict(options)
+    if activated(app, role, options):
+        rendered.update(activation_options(options))
+    rendered.update(python_options(python_version))
+    return rendered
+
+
+def reload_marker(options):
+    """A file uWSGI creates anew when a graceful reload has re-executed the master: the master fifo,
+    else a unix stats socket; '' when there is none. The health check waits for it after a reload."""
+    for key in ("master-fifo", "stats"):
+        value = options.get(key)
+        if isinstance(value, str) and value.startswith("/"):
+            return value
+    return ""
+
+
+# --- The unit -----------------------------------------------------------------------------------------
+
+def hardening(app, role):
+    """The unit's sandboxing: the role's baseline, the app's writable paths, then its own overrides."""
+    merged = dict(role.get("unit_hardening") or {})
+    merged["ReadWritePaths"] = list(app.get("writable_paths") or []) or None
+    merged.update(app.get("unit_hardening") or {})
+    return merged
+
+
+# --- Health check -------------------------------------------------------------------------------------
+
+def health_check(app, role, options):
+    """The app's health check: the baseline with the role's and the app's overrides, and where and how
+    to ask: the app's http-socket (a wildcard address asked on loopback), else its unix socket."""
+    health = copy.deepcopy(HEALTH_BASELINE)
+    health.update(role.get("health_check") or {})
+    health.update(app.get("health_check") or {})
+    pairs = listen(options)
+    http = next((address for kind, address in pairs if kind == "http-socket"), "")
+    if http:
+        for wildcard, loopback in (("0.0.0.0:", "127.0.0.1:"), ("*:", "127.0.0.1:"), ("[::]:", "[::1]:")):
+            if http.startswith(wildcard):
+                http = loopback + http[len(wildcard):]
+                break
+        else:
+            if http.startswith(":"):
+                http = "127.0.0.1" + http
+    uwsgi = next((address for kind, address in pairs if kind == "socket"), "")
+    health["socket"] = health.get("socket") or http or uwsgi
+    health["protocol"] = health.get("protocol") or ("http" if http else "uwsgi")
+    return health

@@ -1,0 +1,233 @@
+# Copyright (c) pyops engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The text of each file the role writes for an app: its ini, systemd unit, socket unit and secrets file.
+
+Byte for byte what the role's Jinja templates of release 0.1.0 wrote, so a host configured by it
+converges with nothing to change (tests/unit/plugins/test_uwsgi_render.py compares them). Every value
+reaching these files has passed the validator (plugins/module_utils/uwsgi_validate.py).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+
+DEFAULT_MANAGED = "Ansible managed"
+
+
+def comment(text, decoration="# "):
+    """Ansible's `comment` filter, plain style: the text between two bare decoration lines."""
+    bare = decoration.rstrip()
+    lines = [bare] + [(decoration + line).rstrip() if line else bare for line in text.splitlines()] + [bare]
+    return "\n".join(lines)
+
+
+def _items(value):
+    """A list repeats its key; anything else (a dict too) is one item."""
+    return list(value) if model.is_list(value) else [value]
+
+
+def ini(app, options, managed=DEFAULT_MANAGED):
+    """The generic ini loop: one `key = value` line per option and list item; true/false are booleans;
+    None and '' are left out."""
+    name = app["name"]
+    lines = [
+        comment(managed, "; "),
+        '; uWSGI app "%s", run by %s.' % (name, model.unit_name(name)),
+        "; One line per option: a list repeats its key; true/false are booleans. Edit the role's variables,",
+        "; not this file.",
+        "[uwsgi]",
+    ]
+    for key, value in options.items():
+        if value is None or value == "":
+            continue
+        for item in _items(value):
+            lines.append("%s = %s" % (key, str(item).lower() if isinstance(item, bool) else item))
+    return "\n".join(lines) + "\n"
+
+
+def _systemd_env_value(value):
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+
+
+def _shell_env_value(value):
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+
+
+def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
+    """The app's systemd unit (uwsgi-<name>.service)."""
+    name = app["name"]
+    paths = model.paths(role, name)
+    runtime = model.runtime_name(name)
+    user, group = model.app_user(app, role), model.app_group(app, role)
+    sock_group = model.socket_group(app, role)
+    effective = model.effective_options(app, role)
+    activated = model.activated(app, role, effective)
+    out = [
+        comment(managed),
+        '# uWSGI app "%s" (%s).' % (name, paths["ini"]),
+        "",
+        "[Unit]",
+        "Description=uWSGI app %s" % name,
+        "Documentation=https://uwsgi-docs.readthedocs.io/",
+        "After=network.target",
+    ]
+    if activated:
+        out += [
+            "# systemd holds the listening sockets across restarts (socket activation).",
+            "Requires=%s" % model.socket_unit_name(name),
+            "After=%s" % model.socket_unit_name(name),
+            "# No start limit: when a reload fails (the new ini's app cannot be imported), connections waiting in",
+            "# the socket start the service again at once. With systemd's limit (5 starts in 10 s) the socket unit",
+            "# would then fail and reset every waiting connection before the role's rollback puts the last good",
+            "# ini back; without it, the next start after the rollback serves them. RestartPreventExitStatus=22",
+            "# still keeps systemd itself from restarting a missing app in a loop.",
+            "StartLimitIntervalSec=0",
+        ]
+    out += [
+        "",
+        "[Service]",
+        '# uWSGI itself sends READY=1 once the app is imported, so "started" means "serving".',
+        "Type=notify",
+        "# Notifications may come from a process other than the master.",
+        "NotifyAccess=all",
+        "User=%s" % user,
+        "Group=%s" % group,
+    ]
+    if sock_group != group:
+        out += ["# Lets uWSGI give its socket to the web server's group.", "SupplementaryGroups=%s" % sock_group]
+    for index, (key, value) in enumerate((app.get("environment") or {}).items()):
+        if index == 0:
+            out.append("# The app's environment (its `environment`; not for secrets: `systemctl show` prints these).")
+        out.append('Environment="%s=%s"' % (key, _systemd_env_value(value)))
+    if has_secrets:
+        out += [
+            "# The app's secrets (uwsgi_production_secrets): read by systemd as root from a 0600 root-owned file.",
+            "EnvironmentFile=%s" % paths["env"],
+        ]
+    out += [
+        "# /run/%s: socket, pidfile2, stats socket and master fifo, owned by" % runtime,
+        "# the service user. Kept across stops so that uWSGI's vacuum, not systemd, cleans it.",
+        "RuntimeDirectory=%s" % runtime,
+        "# Traversable so a web server can reach the socket; the socket itself is 0660 and the other files",
+        "# are not readable by others (UMask 0027, fifo 0600).",
+        "RuntimeDirectoryMode=0755",
+        "RuntimeDirectoryPreserve=yes",
+    ]
+    if model.cache_stores(app):
+        out += [
+            "# %s: the persistent cache stores, owned by the service user and" % model.state_dir(name),
+            "# writable under ProtectSystem=strict. systemd keeps it when the app stops.",
+            "StateDirectory=%s" % runtime,
+            "StateDirectoryMode=0750",
+        ]
+    uwsgi = model.binary(role)
+    if activated:
+        out += [
+            "# uWSGI would also pick systemd's sockets up by itself from LISTEN_FDS, as uwsgi-protocol sockets,",
+            "# and so register each socket twice (an http socket once as uwsgi); the ini's fd:// lines are the one",
+            "# place that names them, with their protocols.",
+            "ExecStart=/usr/bin/env -u LISTEN_PID -u LISTEN_FDS -u LISTEN_FDNAMES %s --ini %s" % (uwsgi, paths["ini"]),
+        ]
+    else:
+        out.append("ExecStart=%s --ini %s" % (uwsgi, paths["ini"]))
+    out.append("ExecReload=/bin/kill -HUP $MAINPID")
+    fifo = options.get("master-fifo")
+    if isinstance(fifo, str):
+        out += [
+            '# A graceful stop: "q" on the master fifo lets every worker finish its request (bounded by',
+            "# worker-reload-mercy), where SIGTERM with die-on-term cuts requests in progress. If the fifo does",
+            "# not answer within 5 s, systemd goes on with KillSignal. When the master has already exited on its",
+            "# own (systemd runs ExecStop then too), there is nothing to do and no fifo reader to wait for.",
+            "ExecStop=/bin/sh -c 'if [ -n \"$MAINPID\" ] && kill -0 \"$MAINPID\" 2>/dev/null && timeout 5 sh -c \"echo q > %s\"; "
+            "then while kill -0 \"$MAINPID\" 2>/dev/null; do sleep 0.1; done; fi; exit 0'" % fifo,
+        ]
+    out += [
+        "# Then (or at once, without a master fifo) SIGTERM, which die-on-term turns into a shutdown",
+        "# (exit 0, vacuum runs).",
+        "# NOT the SIGQUIT of uWSGI's docs: with die-on-term, SIGQUIT is a brutal reload and the stop",
+        "# would hang until TimeoutStopSec and end in SIGKILL.",
+        "KillSignal=SIGTERM",
+        "# The master alone gets SIGTERM and reaps its workers; anything left after it exits is killed.",
+        "KillMode=mixed",
+        "# Longer than worker-reload-mercy, so uWSGI's own reaping always finishes first.",
+        "TimeoutStopSec=%s" % role["stop_timeout"],
+        "Restart=on-failure",
+        "RestartSec=2",
+        "# need-app exits 22 when the app cannot be imported: restarting would only loop.",
+        "RestartPreventExitStatus=22",
+        "StandardOutput=journal",
+        "StandardError=journal",
+        "SyslogIdentifier=%s" % runtime,
+        "",
+        "# Sandboxing (uwsgi_production_unit_hardening, the app's writable_paths and unit_hardening).",
+    ]
+    for key, value in model.hardening(app, role).items():
+        if value is None:
+            continue
+        for item in _items(value):
+            out.append("%s=%s" % (key, ("yes" if item else "no") if isinstance(item, bool) else item))
+    out += ["", "[Install]", "WantedBy=multi-user.target"]
+    return "\n".join(out) + "\n"
+
+
+def socket(app, role, managed=DEFAULT_MANAGED):
+    """The app's socket unit (uwsgi-<name>.socket), for an app under socket activation."""
+    name = app["name"]
+    paths = model.paths(role, name)
+    unit = model.unit_name(name)
+    runtime = model.runtime_name(name)
+    effective = model.effective_options(app, role)
+    out = [
+        comment(managed),
+        '# The listening sockets of uWSGI app "%s", held by systemd and handed to' % name,
+        "# %s: while the app restarts, connections wait in these sockets' queues" % unit,
+        "# instead of being refused.",
+        "",
+        "[Unit]",
+        "Description=uWSGI app %s: listening sockets" % name,
+        "Documentation=https://uwsgi-docs.readthedocs.io/",
+        "",
+        "[Socket]",
+        "# The runtime directory, owned as %s's RuntimeDirectory= wants it, before" % unit,
+        "# the sockets are made in it: systemd would otherwise create it root-owned, and the service's start",
+        "# would then chown it recursively, taking the socket group below away from the socket.",
+        "ExecStartPre=/usr/bin/install -d -o %s -g %s -m 0755 /run/%s"
+        % (model.app_user(app, role), model.app_group(app, role), runtime),
+        "# uWSGI inherits these in this order as fd 3, 4, ... (%s names them)." % paths["ini"],
+    ]
+    for _kind, address in model.listen(effective):
+        out.append("ListenStream=%s" % (address[1:] if address.startswith(":") else address))
+    out += [
+        "# Unix sockets: owned by the service user and the web server's group, like chown-socket/chmod-socket.",
+        "SocketUser=%s" % model.app_user(app, role),
+        "SocketGroup=%s" % model.socket_group(app, role),
+        "SocketMode=0660",
+    ]
+    if effective.get("listen") is not None:
+        out += [
+            "# uWSGI's `listen`: the queue connections wait in (without it, systemd's default: net.core.somaxconn).",
+            "Backlog=%s" % effective["listen"],
+        ]
+    out += [
+        "# No trigger limit: while a failed reload is rolled back, the waiting connections start the service",
+        "# again and again (it has no start limit either); systemd's default (20 triggers in 2 s) would fail",
+        "# this socket and reset them.",
+        "TriggerLimitIntervalSec=0",
+        "",
+        "[Install]",
+        "WantedBy=sockets.target",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def env_file(app, secrets, managed=DEFAULT_MANAGED):
+    """The app's secret environment, read by systemd as root when it starts the app. Root-only."""
+    name = app["name"]
+    out = [
+        comment(managed),
+        '# The secret environment of uWSGI app "%s" (uwsgi_production_secrets), read by systemd' % name,
+        "# as root when it starts %s. Root-only (0600)." % model.unit_name(name),
+    ]
+    for key, value in secrets.items():
+        out.append('%s="%s"' % (key, _shell_env_value(value)))
+    return "\n".join(out) + "\n"
