@@ -1,6 +1,7 @@
 """The collection as Galaxy would ship it: built, installed into an empty path, used by FQCN."""
 
 import os
+import re
 import subprocess
 import tarfile
 
@@ -22,6 +23,17 @@ REQUIRED = {"meta/runtime.yml", "README.md", "LICENSE", "CHANGELOG.md", "changel
 CLUTTER_NAMES = {".venv", ".cache", ".ci", ".config", ".git", ".gitignore", ".yamllint", ".ansible-lint",
                  "molecule", "tests", "tools", "benchmarks", "requirements-test.txt", "pytest.ini",
                  "fragments", ".plugin-cache.yaml", "config.yaml", "__pycache__", ".pytest_cache"}
+
+
+# The playbooks the documentation shows: fenced YAML blocks that start a play.
+PLAYBOOK_BLOCK = re.compile(r"^```yaml\n(- (?:name|hosts|import_playbook|ansible\.builtin\.import_playbook): .*?)^```", re.M | re.S)
+DOCUMENTS = sorted(str(path.relative_to(REPO)) for pattern in ("README.md", "roles/*/README.md", "docs/*.md")
+                   for path in REPO.glob(pattern))
+
+
+def doc_playbooks(document):
+    """The playbooks shown in one Markdown file."""
+    return PLAYBOOK_BLOCK.findall((REPO / document).read_text(encoding="utf-8"))
 
 
 def clean_env(collections_path):
@@ -89,6 +101,17 @@ def test_example_playbook_resolves_the_role_by_fqcn(installed, playbook):
     result = run(["ansible-playbook", "--syntax-check", "-i", "localhost,", str(REPO / "examples" / playbook)],
                  installed, clean_env(installed))
     assert f"playbook: {REPO / 'examples' / playbook}" in result.stdout
+
+
+@pytest.mark.parametrize("document", [doc for doc in DOCUMENTS if doc_playbooks(doc)])
+def test_documented_playbooks_resolve_the_role_by_fqcn(installed, document, tmp_path):
+    """Every playbook the README, the role README and the docs pages show parses with the built collection."""
+    for number, playbook in enumerate(doc_playbooks(document), 1):
+        path = tmp_path / f"playbook{number}.yml"
+        path.write_text(playbook, encoding="utf-8")
+        result = run(["ansible-playbook", "--syntax-check", "-i", "localhost,", str(path)],
+                     installed, clean_env(installed), check=False)
+        assert result.returncode == 0, f"{document}, playbook {number}:\n{playbook}\n{result.stdout}\n{result.stderr}"
 
 
 def test_without_the_installed_collection_the_role_is_not_found(tmp_path):

@@ -1,4 +1,4 @@
-"""The role's documentation: README's variables table and ansible-doc, both from argument_specs.yml."""
+"""The role's documentation: README's variables table, the role's README and ansible-doc, all from argument_specs.yml."""
 
 import os
 import re
@@ -9,6 +9,8 @@ from paths import REPO, ROLE, load_yaml
 
 DOCS = [sys.executable, str(REPO / "tools" / "docs.py")]
 SPECS = load_yaml(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+ROLE_README = ROLE / "README.md"
+GALAXY = load_yaml(REPO / "galaxy.yml")
 
 
 def variable_names(options, prefix=""):
@@ -29,7 +31,7 @@ def required_options(options, prefix=""):
             yield from required_options(spec["options"], prefix + name + ("[]." if spec.get("type") == "list" else "."))
 
 
-def test_readme_variables_table_is_generated_from_the_argument_specs():
+def test_readme_table_and_role_readme_are_generated_from_the_argument_specs():
     result = subprocess.run(DOCS + ["--check"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 
@@ -48,6 +50,54 @@ def test_check_reports_a_stale_readme(tmp_path):
     assert result.returncode == 1
     assert "README.md is stale" in result.stderr and "python tools/docs.py" in result.stderr
     assert "+| `uwsgi_production_venv` |" in result.stderr
+
+
+def test_role_readme_names_every_variable():
+    readme = ROLE_README.read_text(encoding="utf-8")
+    for full_name, _name in variable_names(SPECS):
+        assert f"| `{full_name}` |" in readme, full_name
+
+
+def test_check_reports_a_stale_role_readme(tmp_path):
+    role_readme = tmp_path / "README.md"
+    text = ROLE_README.read_text(encoding="utf-8")
+    role_readme.write_text(text.replace("| `uwsgi_production_venv` |", "| `uwsgi_production_old_venv` |"), encoding="utf-8")
+    result = subprocess.run(DOCS + ["--check", "--role-readme", str(role_readme)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "README.md is stale" in result.stderr and "python tools/docs.py" in result.stderr
+    assert "+| `uwsgi_production_venv` |" in result.stderr
+
+
+def test_check_reports_a_missing_role_readme(tmp_path):
+    result = subprocess.run(DOCS + ["--check", "--role-readme", str(tmp_path / "README.md")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "README.md is stale" in result.stderr
+    assert "+# pyops.uwsgi.uwsgi_production" in result.stderr
+
+
+def test_check_reports_a_role_readme_behind_the_specs(tmp_path):
+    """A description changed in the argument specs makes the role README (and the table) stale."""
+    specs = tmp_path / "argument_specs.yml"
+    text = (ROLE / "meta" / "argument_specs.yml").read_text(encoding="utf-8")
+    old = "Non-root system user that runs every app (created if missing)."
+    assert old in text
+    specs.write_text(text.replace(old, "The user that runs every app."), encoding="utf-8")
+    result = subprocess.run(DOCS + ["--check", "--specs", str(specs)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "roles/uwsgi_production/README.md is stale" in result.stderr
+    assert "+| `uwsgi_production_user` | str | `uwsgi` | The user that runs every app. |" in result.stderr
+
+
+def test_role_readme_links_point_at_files_of_this_repository():
+    """Galaxy shows the role README on its own, so its links are absolute; each names a file here."""
+    base = GALAXY["documentation"].rsplit("/", 1)[0] + "/"
+    links = re.findall(r"\]\((https?://[^)]+)\)", ROLE_README.read_text(encoding="utf-8"))
+    assert links
+    for link in links:
+        assert link.startswith(base), link
+        path = link[len(base):].split("#")[0]
+        assert (REPO / path).is_file(), link
 
 
 def test_ansible_doc_shows_every_variable(tmp_path):
