@@ -1,8 +1,10 @@
 """The collection as Galaxy would ship it: built, installed into an empty path, used by FQCN."""
 
+import json
 import os
 import re
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -34,6 +36,47 @@ DOCUMENTS = sorted(str(path.relative_to(REPO)) for pattern in ("README.md", "rol
 def doc_playbooks(document):
     """The playbooks shown in one Markdown file."""
     return PLAYBOOK_BLOCK.findall((REPO / document).read_text(encoding="utf-8"))
+
+
+# Galaxy's importer on a tarball, as its own process: every log record it makes (its findings,
+# ansible-lint's among them, are WARNING and ERROR records), the error that stops an import, and
+# the content it found, written as JSON to argv[3].
+IMPORTER = """
+import json, logging, sys
+from galaxy_importer import __version__, collection, config
+from galaxy_importer.exceptions import ImporterError
+from galaxy_importer.main import FILENAME_REGEXP
+
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append({"level": record.levelname, "message": record.getMessage()})
+
+tarball, tmp, out = sys.argv[1:4]
+logger = logging.getLogger("galaxy_importer_under_test")
+logger.setLevel(logging.DEBUG)
+logger.propagate = False
+records = Records()
+logger.addHandler(records)
+# Galaxy's defaults, with ansible-lint run (offline: there is no Galaxy to ask) and ansible-doc.
+cfg = config.Config(config_data={"run_ansible_lint": True, "offline_ansible_lint": True, "run_ansible_doc": True,
+                                 "check_changelog": True, "tmp_root_dir": tmp, "ansible_local_tmp": tmp + "/ansible"})
+# The name as the importer's own command line reads it (namespace-name-version.tar.gz).
+filename = collection.CollectionFilename(*FILENAME_REGEXP.match(tarball.rsplit("/", 1)[-1]).groups())
+result = {"version": __version__, "failure": None, "contents": []}
+try:
+    with open(tarball, "rb") as stream:
+        data = collection.import_collection(stream, filename, logger=logger, cfg=cfg)
+    result["contents"] = sorted(f"{item['content_type']}:{item['name']}" for item in data["contents"])
+except ImporterError as error:
+    result["failure"] = str(error)
+result["records"] = records.records
+with open(out, "w", encoding="utf-8") as stream:
+    json.dump(result, stream)
+"""
 
 
 def clean_env(collections_path):
@@ -87,6 +130,22 @@ def test_tarball_ships_no_test_or_development_files(built):
     clutter = sorted(name for name in names if CLUTTER_NAMES & set(name.split("/")))
     assert not clutter, f"test or development files in {TARBALL}: {clutter}"
     assert not [name for name in names if name.endswith((".pyc", ".tar.gz"))]
+
+
+def test_galaxy_importer_accepts_the_tarball_with_no_error_or_warning(built, tmp_path):
+    """Galaxy's own importer, ansible-lint run on: what Galaxy would say when the tarball is published."""
+    out = tmp_path / "importer.json"
+    run([sys.executable, "-c", IMPORTER, str(built[0]), str(tmp_path), str(out)], tmp_path, clean_env(tmp_path / "none"))
+    result = json.loads(out.read_text(encoding="utf-8"))
+    messages = [record["message"] for record in result["records"]]
+    assert result["failure"] is None, f"the import failed: {result['failure']}\n" + "\n".join(messages)
+    # The lint really ran, on the content the collection has.
+    assert any(message.startswith("Linting collection via ansible-lint") for message in messages), messages
+    assert "...ansible-lint run complete" in messages, messages
+    assert {"role:uwsgi_production", "module:uwsgi_health", "playbook:rolling_update.yml"} <= set(result["contents"]), result
+    errors = [record["message"] for record in result["records"] if record["level"] in ("ERROR", "CRITICAL")]
+    warnings = [record["message"] for record in result["records"] if record["level"] == "WARNING"]
+    assert (len(errors), len(warnings)) == (0, 0), f"galaxy-importer {result['version']}: errors {errors}, warnings {warnings}"
 
 
 def test_installed_collection_is_found_in_the_empty_path_only(installed):
