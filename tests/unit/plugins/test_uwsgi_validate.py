@@ -1,0 +1,610 @@
+"""The role's input rules (plugins/module_utils/uwsgi_validate.py), in-process: every bad input is rejected
+with a message naming the variable and the rule, every good input passes, and the messages are the
+role's messages of 0.1.0 (when it checked them with Jinja asserts, tasks/preflight.yml).
+
+The cases are those of tests/unit/test_bad_input.py before the rules moved to Python, except the type
+cases that meta/argument_specs.yml rejects with Ansible's own messages: those stay there, end to end
+through the role. Each case's variables are laid over the role's defaults, as the role's task does.
+"""
+
+import base64
+import copy
+import pathlib
+from dataclasses import dataclass, field
+from unittest import mock
+
+import pytest
+import yaml
+
+from ansible_collections.pyops.uwsgi.plugins.action import uwsgi_validate as action
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate as validator
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+ROLE = REPO / "roles" / "uwsgi_production"
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
+# The host's net.core.somaxconn (the role reads it from the host when some app sets `listen`).
+SOMAXCONN = 4096
+
+DELETE = object()
+
+
+def app(**changes):
+    """A valid app, with `changes` laid over it (the value DELETE deletes a key)."""
+    base = {"name": "shop", "module": "shop.wsgi:application", "chdir": "/srv/shop"}
+    base.update(changes)
+    return {key: value for key, value in base.items() if value is not DELETE}
+
+
+def baseline(**changes):
+    """The role's default uwsgi_production_options with `changes` (keys with '_' for '-')."""
+    options = dict(DEFAULTS["uwsgi_production_options"])
+    options.update({key.replace("_", "-"): value for key, value in changes.items()})
+    return options
+
+
+def role_variables(variables):
+    """The case's variables over the role's defaults: what the role's task passes."""
+    merged = copy.deepcopy(DEFAULTS)
+    merged.update(copy.deepcopy(variables))
+    return merged
+
+
+def check(variables, somaxconn=SOMAXCONN):
+    return validator.validate(role_variables(variables), somaxconn)
+
+
+@dataclass
+class Case:
+    id: str
+    vars: dict
+    variable: str = ""                          # bad cases: the variable the message must name
+    words: list = field(default_factory=list)   # bad cases: words of the rule the message must say
+    good: bool = False
+
+
+def bad(id, variable, words, **variables):
+    """A case the role must reject, naming `variable` and saying each of the '|'-separated `words`."""
+    return Case(id, variables, variable, words.split("|"))
+
+
+def good(id, **variables):
+    """A case that must pass every check."""
+    return Case(id, variables, good=True)
+
+
+CASES = [
+    # --- install method ---
+    bad("system_method_with_another_python", "uwsgi_production_python", "/usr/bin/python3|Debian's python3 plugin",
+        uwsgi_production_install_method="system", uwsgi_production_python="/opt/python3.12/bin/python3"),
+    good("good_system_method", uwsgi_production_install_method="system", uwsgi_production_apps=[app()]),
+    # --- names ---
+    bad("name_climbs_out", "uwsgi_production_apps[0].name", "not a usable name|uwsgi-<name>.service",
+        uwsgi_production_apps=[app(name="../x")]),
+    bad("name_with_space", "uwsgi_production_apps[0].name", "not a usable name",
+        uwsgi_production_apps=[app(name="a b")]),
+    bad("name_empty", "uwsgi_production_apps[0].name", "not a usable name",
+        uwsgi_production_apps=[app(name="")]),
+    bad("name_too_long", "uwsgi_production_apps[0].name", "1-64 characters",
+        uwsgi_production_apps=[app(name="a" * 65)]),
+    bad("name_starts_with_dash", "uwsgi_production_apps[0].name", "starting with a letter or digit",
+        uwsgi_production_apps=[app(name="-x")]),
+    bad("name_not_text", "uwsgi_production_apps[0].name = 123", "not a usable name",
+        uwsgi_production_apps=[app(name=123)]),
+    bad("name_twice", "uwsgi_production_apps[1].name", "must be unique|uwsgi_production_apps[0]",
+        uwsgi_production_apps=[app(), app(http_socket="127.0.0.1:8081")]),
+    # --- what uWSGI loads ---
+    bad("module_and_wsgi_file", "uwsgi_production_apps[0]", "exactly one of module and wsgi_file",
+        uwsgi_production_apps=[app(wsgi_file="/srv/shop/wsgi.py")]),
+    bad("neither_module_nor_wsgi_file", "uwsgi_production_apps[0]", "exactly one of module and wsgi_file",
+        uwsgi_production_apps=[app(module=DELETE)]),
+    bad("module_empty", "uwsgi_production_apps[0].module", "must not be empty",
+        uwsgi_production_apps=[app(module="")]),
+    bad("wsgi_file_blank", "uwsgi_production_apps[0].wsgi_file", "must not be empty",
+        uwsgi_production_apps=[app(module=DELETE, wsgi_file="  ")]),
+    bad("module_not_text", "uwsgi_production_apps[0].module", "must be a string",
+        uwsgi_production_apps=[app(module=["shop.wsgi"])]),
+    # --- sockets ---
+    bad("socket_relative", "uwsgi_production_apps[0].socket", "absolute path",
+        uwsgi_production_apps=[app(socket="run/shop.sock")]),
+    bad("socket_not_text", "uwsgi_production_apps[0].socket", "must be a string",
+        uwsgi_production_apps=[app(socket=["/run/a.sock"])]),
+    bad("no_socket_at_all", "uwsgi_production_apps[0].socket", "http_socket must be set",
+        uwsgi_production_apps=[app(socket="")]),
+    bad("http_socket_without_port", "uwsgi_production_apps[0].http_socket", "HOST:PORT",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1")]),
+    bad("http_socket_port_zero", "uwsgi_production_apps[0].http_socket", "from 1 to 65535",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1:0")]),
+    bad("http_socket_port_too_big", "uwsgi_production_apps[0].http_socket", "from 1 to 65535",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1:70000")]),
+    bad("http_socket_url", "uwsgi_production_apps[0].http_socket", "HOST:PORT",
+        uwsgi_production_apps=[app(http_socket="http://127.0.0.1:8080/")]),
+    bad("http_socket_a_number", "uwsgi_production_apps[0].http_socket = 8080", "must be a string",
+        uwsgi_production_apps=[app(http_socket=8080)]),
+    bad("same_unix_socket", "uwsgi_production_apps[1].socket", "must be unique|uwsgi_production_apps[0]",
+        uwsgi_production_apps=[app(socket="/run/shared.sock"), app(name="blog", socket="/run/shared.sock")]),
+    bad("same_unix_socket_through_options", "uwsgi_production_apps[1].options.socket",
+        "must be unique|uwsgi_production_apps[0]",
+        uwsgi_production_apps=[app(), app(name="blog", options={"socket": "/run/uwsgi-shop/uwsgi.sock"})]),
+    bad("same_http_port", "uwsgi_production_apps[1].http_socket", "port 8080|uwsgi_production_apps[0]",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1:8080"), app(name="blog", http_socket="0.0.0.0:8080")]),
+    # --- process names ---
+    bad("procname_prefix_double_quotes", "uwsgi_production_apps[0].procname_prefix", "must not contain quotes",
+        uwsgi_production_apps=[app(procname_prefix='"shop "')]),
+    bad("procname_prefix_single_quote", "uwsgi_production_apps[0].procname_prefix", "must not contain quotes",
+        uwsgi_production_apps=[app(procname_prefix="shop's")]),
+    # --- option keys and values ---
+    bad("app_option_dict_value", "uwsgi_production_apps[0].options.env", "scalar|a dict",
+        uwsgi_production_apps=[app(options={"env": {"LANG": "C.UTF-8"}})]),
+    bad("app_option_list_of_dicts", "uwsgi_production_apps[0].options.env", "list of scalars",
+        uwsgi_production_apps=[app(options={"env": [{"LANG": "C.UTF-8"}]})]),
+    bad("app_option_nested_list", "uwsgi_production_apps[0].options.env", "list of scalars",
+        uwsgi_production_apps=[app(options={"env": [["A=1"]]})]),
+    bad("app_option_key_not_text", "uwsgi_production_apps[0].options", "keys that are not strings",
+        uwsgi_production_apps=[app(options={1: "one"})]),
+    bad("baseline_option_dict_value", "uwsgi_production_options.env", "scalar|a dict",
+        uwsgi_production_options=baseline(env={"LANG": "C.UTF-8"}), uwsgi_production_apps=[app()]),
+    bad("baseline_option_key_not_text", "uwsgi_production_options", "keys that are not strings",
+        uwsgi_production_options={**baseline(), True: "yes"}, uwsgi_production_apps=[app()]),
+    # --- numbers ---
+    bad("harakiri_zero", "uwsgi_production_apps[0].options.harakiri", "a positive integer",
+        uwsgi_production_apps=[app(options={"harakiri": 0})]),
+    bad("harakiri_negative_in_baseline", "uwsgi_production_options.harakiri", "a positive integer",
+        uwsgi_production_options=baseline(harakiri=-5), uwsgi_production_apps=[app()]),
+    bad("max_requests_words", "uwsgi_production_apps[0].options.max-requests", "a positive integer",
+        uwsgi_production_apps=[app(options={"max-requests": "many"})]),
+    bad("max_worker_lifetime_boolean", "uwsgi_production_apps[0].options.max-worker-lifetime", "a positive integer",
+        uwsgi_production_apps=[app(options={"max-worker-lifetime": True})]),
+    bad("reload_on_rss_fraction", "uwsgi_production_apps[0].options.reload-on-rss", "a positive integer",
+        uwsgi_production_apps=[app(options={"reload-on-rss": 1.5})]),
+    bad("worker_reload_mercy_zero", "uwsgi_production_apps[0].options.worker-reload-mercy", "a positive integer",
+        uwsgi_production_apps=[app(options={"worker-reload-mercy": 0})]),
+    bad("stop_timeout_zero", "uwsgi_production_stop_timeout", "a positive integer",
+        uwsgi_production_stop_timeout=0),
+    bad("journal_lines_negative", "uwsgi_production_journal_lines", "a positive integer",
+        uwsgi_production_journal_lines=-1),
+    # --- health checks ---
+    bad("health_path_relative", "uwsgi_production_health_check", "path must start with '/'",
+        uwsgi_production_health_check={"path": "healthz"}, uwsgi_production_apps=[app()]),
+    bad("health_status_out_of_range", "uwsgi_production_apps[0].health_check", "HTTP statuses (100-599)",
+        uwsgi_production_apps=[app(health_check={"status": [200, 999]})]),
+    bad("health_timeout_zero", "uwsgi_production_apps[0].health_check", "timeout must be a whole number",
+        uwsgi_production_apps=[app(health_check={"timeout": 0})]),
+    bad("health_protocol_unknown", "uwsgi_production_apps[0].health_check", "protocol must be http or uwsgi",
+        uwsgi_production_apps=[app(health_check={"protocol": "https"})]),
+    # --- contradictions ---
+    bad("cheaper_equals_processes", "uwsgi_production_apps[0].options.cheaper", "cheaper < processes",
+        uwsgi_production_apps=[app(options={"processes": 4, "cheaper": 4, "cheaper-initial": 4})]),
+    bad("cheaper_above_cheaper_initial", "uwsgi_production_apps[0].options.cheaper", "cheaper <= cheaper-initial",
+        uwsgi_production_apps=[app(options={"cheaper": 3})]),
+    bad("cheaper_initial_above_processes", "uwsgi_production_apps[0].options.cheaper-initial",
+        "cheaper-initial <= processes",
+        uwsgi_production_apps=[app(options={"cheaper-initial": 9})]),
+    bad("processes_lowered_below_cheaper", "uwsgi_production_apps[0].options.processes", "cheaper < processes",
+        uwsgi_production_apps=[app(options={"processes": 2})]),
+    bad("busyness_min_not_below_max", "uwsgi_production_options.cheaper-busyness-min",
+        "cheaper-busyness-min < cheaper-busyness-max",
+        uwsgi_production_options=baseline(cheaper_busyness_min=70), uwsgi_production_apps=[app()]),
+    bad("max_lifetime_not_above_default_min", "uwsgi_production_apps[0].options.max-worker-lifetime = 4",
+        "greater than min-worker-lifetime|uWSGI's default|refuses to start",
+        uwsgi_production_apps=[app(options={"max-worker-lifetime": 4})]),
+    good("short_lifetime_with_a_shorter_min",
+         uwsgi_production_apps=[app(options={"max-worker-lifetime": 4, "min-worker-lifetime": 1})]),
+    bad("stop_timeout_equals_mercy", "uwsgi_production_stop_timeout = 60", "greater than|worker-reload-mercy",
+        uwsgi_production_stop_timeout=60, uwsgi_production_apps=[app()]),
+    bad("stop_timeout_below_app_mercy", "uwsgi_production_stop_timeout",
+        "greater than|from uwsgi_production_apps[0].options",
+        uwsgi_production_apps=[app(options={"worker-reload-mercy": 120})]),
+    # --- the host ---
+    bad("listen_above_somaxconn", "uwsgi_production_apps[0].options.listen", f"net.core.somaxconn ({SOMAXCONN})",
+        uwsgi_production_apps=[app(options={"listen": SOMAXCONN + 1})]),
+    bad("listen_above_somaxconn_in_baseline", "uwsgi_production_options.listen", "net.core.somaxconn",
+        uwsgi_production_options=baseline(listen=SOMAXCONN * 2), uwsgi_production_apps=[app()]),
+    bad("listen_words", "uwsgi_production_apps[0].options.listen", "a positive integer",
+        uwsgi_production_apps=[app(options={"listen": "long"})]),
+    # --- users, environment, secrets, packages ---
+    bad("user_root", "uwsgi_production_apps[0].user", "not root",
+        uwsgi_production_apps=[app(user="root")]),
+    bad("group_with_space", "uwsgi_production_apps[0].group", "system account name",
+        uwsgi_production_apps=[app(user="shop", group="shop staff")]),
+    bad("user_two_groups", "user \"shop\"", "one primary group",
+        uwsgi_production_apps=[app(user="shop"), app(name="blog", user="shop", group="blog",
+                                                     http_socket="127.0.0.1:8081")]),
+    bad("environment_bad_name", "uwsgi_production_apps[0].environment.1BAD", "variable name",
+        uwsgi_production_apps=[app(environment={"1BAD": "x"})]),
+    bad("environment_newline", "uwsgi_production_apps[0].environment.MOTD", "without a line break",
+        uwsgi_production_apps=[app(environment={"MOTD": "hello\nworld"})]),
+    bad("secrets_for_unknown_app", "uwsgi_production_secrets", "\"shoop\"|not the name of an app",
+        uwsgi_production_secrets={"shoop": {"TOKEN": "s3cret-value"}}, uwsgi_production_apps=[app()]),
+    bad("secrets_bad_variable", "uwsgi_production_secrets.shop.DB-URL", "variable names",
+        uwsgi_production_secrets={"shop": {"DB-URL": "s3cret-value"}}, uwsgi_production_apps=[app()]),
+    bad("packages_without_virtualenv", "uwsgi_production_apps[0]", "needs virtualenv",
+        uwsgi_production_apps=[app(packages=["flask==3.1.2"])]),
+    bad("requirements_relative", "uwsgi_production_apps[0]", "requirements must be an|absolute path",
+        uwsgi_production_apps=[app(virtualenv="/srv/shop/venv", requirements="requirements.txt")]),
+    bad("remove_user_of_the_role", "uwsgi_production_apps[0].remove_user", "own user",
+        uwsgi_production_apps=[{"name": "old", "state": "absent", "remove_user": True}]),
+    bad("remove_user_still_used", "uwsgi_production_apps[0].remove_user", "run any app still deployed",
+        uwsgi_production_apps=[{"name": "old", "state": "absent", "user": "shop", "remove_user": True},
+                               app(user="shop")]),
+    # --- uWSGI's own services: mules, crons, timers, locks, caches, stats ---
+    bad("mule_script_relative", "uwsgi_production_apps[0].mules[0] = \"mule.py\"", "absolute path of a Python file",
+        uwsgi_production_apps=[app(mules=["mule.py"])]),
+    bad("mule_script_not_python", "uwsgi_production_apps[0].mules[1]", "absolute path of a Python file|module:function",
+        uwsgi_production_apps=[app(mules=["/srv/shop/mule.py", "/srv/shop/mule.sh"])]),
+    bad("mules_zero", "uwsgi_production_apps[0].mules = 0", "a number of mules (1 or more)",
+        uwsgi_production_apps=[app(mules=0)]),
+    bad("mules_a_dict", "uwsgi_production_apps[0].mules", "a number of mules",
+        uwsgi_production_apps=[app(mules={"count": 2})]),
+    bad("cron_minute_60", "uwsgi_production_apps[0].crons[0].minute = 60", "minute -59..59",
+        uwsgi_production_apps=[app(crons=[{"command": "true", "minute": 60}])]),
+    bad("cron_day_zero", "uwsgi_production_apps[0].crons[1].day = 0", "but not 0",
+        uwsgi_production_apps=[app(crons=[{"command": "true"}, {"command": "true", "day": 0}])]),
+    bad("cron_command_two_lines", "uwsgi_production_apps[0].crons[0].command", "one-line shell command",
+        uwsgi_production_apps=[app(crons=[{"command": "true\nreboot"}])]),
+    bad("cron_harakiri_negative", "uwsgi_production_apps[0].crons[0].harakiri", "whole number of seconds",
+        uwsgi_production_apps=[app(crons=[{"command": "true", "harakiri": -1}])]),
+    bad("timer_signal_256", "uwsgi_production_apps[0].timers[0].signal = 256", "from 0 to 255",
+        uwsgi_production_apps=[app(timers=[{"signal": 256, "seconds": 1}])]),
+    bad("timer_seconds_zero", "uwsgi_production_apps[0].timers[1].seconds = 0", "at least 1",
+        uwsgi_production_apps=[app(timers=[{"signal": 100, "seconds": 5}, {"signal": 101, "seconds": 0}])]),
+    bad("lock_named_twice", "uwsgi_production_apps[0].locks[1] = \"counter\"", "must be a unique name|uwsgi.opt",
+        uwsgi_production_apps=[app(locks=["counter", "counter"])]),
+    bad("lock_name_with_equals", "uwsgi_production_apps[0].locks[0]", "letters, digits",
+        uwsgi_production_apps=[app(locks=["a=b"])]),
+    bad("cache_of_one_item", "uwsgi_production_apps[0].caches[0].items = 1", "at least 2",
+        uwsgi_production_apps=[app(caches=[{"name": "pages", "items": 1}])]),
+    bad("cache_named_twice", "uwsgi_production_apps[0].caches[1].name", "unique name",
+        uwsgi_production_apps=[app(caches=[{"name": "pages", "items": 10}, {"name": "pages", "items": 20}])]),
+    bad("cache_name_with_comma", "uwsgi_production_apps[0].caches[0].name", "splits its value",
+        uwsgi_production_apps=[app(caches=[{"name": "a,store=/etc/passwd", "items": 10}])]),
+    bad("cache_blocksize_zero", "uwsgi_production_apps[0].caches[0].blocksize = 0", "at least 1",
+        uwsgi_production_apps=[app(caches=[{"name": "pages", "items": 10, "blocksize": 0}])]),
+    bad("cache_store_outside_the_state_directory", "uwsgi_production_apps[0].caches[0].store = \"/tmp/pages.cache\"",
+        "without '/'|/var/lib/uwsgi-<name>",
+        uwsgi_production_apps=[app(caches=[{"name": "pages", "items": 10, "store": "/tmp/pages.cache"}])]),
+    bad("cache_stores_shared", "uwsgi_production_apps[0].caches[1].store", "unique file name",
+        uwsgi_production_apps=[app(caches=[{"name": "a", "items": 10, "store": True},
+                                           {"name": "b", "items": 10, "store": "a.cache"}])]),
+    bad("cache_option_smuggles_a_key", "uwsgi_production_apps[0].caches[0].options", "without ',', '='",
+        uwsgi_production_apps=[app(caches=[{"name": "pages", "items": 10, "options": {"bitmap": "1,store=/etc/x"}}])]),
+    bad("stats_http_on_every_address", "uwsgi_production_apps[0].stats.address = \"0.0.0.0:9191\"", "loopback HOST:PORT",
+        uwsgi_production_apps=[app(stats={"type": "http", "address": "0.0.0.0:9191"})]),
+    bad("stats_http_without_address", "uwsgi_production_apps[0].stats.address = null", "loopback HOST:PORT",
+        uwsgi_production_apps=[app(stats={"type": "http"})]),
+    bad("stats_http_port_zero", "uwsgi_production_apps[0].stats.address", "port 1-65535",
+        uwsgi_production_apps=[app(stats={"type": "http", "address": "127.0.0.1:0"})]),
+    bad("stats_unix_with_address", "uwsgi_production_apps[0].stats.address", "left out with type unix",
+        uwsgi_production_apps=[app(stats={"address": "127.0.0.1:9191"})]),
+    good("good_services", uwsgi_production_apps=[
+        app(mules=["/srv/shop/mule.py", "shop.tasks:loop"],
+            crons=[{"command": "date +%s >> /run/uwsgi-shop/cron.log"},
+                   {"command": "/srv/shop/nightly", "minute": 30, "hour": 3, "week": 7, "unique": True, "harakiri": 0},
+                   {"command": "true", "minute": -5, "day": "-2"}],
+            timers=[{"signal": 100, "seconds": 5}, {"signal": "255", "seconds": "60"}],
+            locks=["counter", "Sessions_2", "x-y"],
+            caches=[{"name": "pages", "items": 100, "blocksize": 4096, "store": True},
+                    {"name": "tokens.v2", "items": "50", "store": "tokens.db", "options": {"purge_lru": 1, "bitmap": True}},
+                    {"name": "memo", "items": 2, "store": False}],
+            stats={"type": "unix"}),
+        app(name="blog", http_socket="127.0.0.1:8081", mules=2, stats={"type": "http", "address": "[::1]:9191"}),
+        app(name="api", http_socket="127.0.0.1:8082", stats={"type": "http", "address": "localhost:9192"},
+            caches=[{"name": "pages", "items": 10, "store": True}])]),
+    # --- good inputs: every check passes ---
+    good("good_no_apps"),
+    good("good_readme_example", uwsgi_production_apps=[app(
+        virtualenv="/srv/shop/venv", http_socket="127.0.0.1:8080",
+        options={"harakiri": 30, "env": ["DJANGO_SETTINGS_MODULE=shop.settings", "LANG=C.UTF-8"]})]),
+    good("good_several_apps", uwsgi_production_apps=[
+        app(http_socket="127.0.0.1:8080"),
+        app(name="blog_2", module=DELETE, wsgi_file="/srv/blog/wsgi.py", socket="", http_socket="[::1]:8081"),
+        app(name="Api-v3", socket="/run/api.sock", http_socket=":8082", procname_prefix="api v3"),
+    ]),
+    good("good_name_of_64_characters", uwsgi_production_apps=[app(name="a" * 64)]),
+    good("good_options_removed_with_null", uwsgi_production_apps=[app(options={
+        "processes": None, "cheaper": None, "harakiri": None, "worker-reload-mercy": None, "env": None})]),
+    good("good_numbers_as_digit_strings", uwsgi_production_stop_timeout="120", uwsgi_production_apps=[app(
+        options={"harakiri": "30", "max-requests": "500", "processes": "16", "cheaper": "4", "cheaper-initial": "8"})]),
+    good("good_guide_worker_counts", uwsgi_production_options=baseline(
+        processes=128, cheaper=8, cheaper_initial=16, cheaper_step=16), uwsgi_production_apps=[app()]),
+    good("good_minimal_baseline_without_worker_counts", uwsgi_production_options={"strict": True, "master": True},
+         uwsgi_production_apps=[app(), app(name="blog", http_socket="127.0.0.1:8080")]),
+    good("good_listen_at_somaxconn", uwsgi_production_apps=[app(options={"listen": SOMAXCONN})]),
+    # An app to remove needs only its name; its sockets no longer count against the other apps'.
+    good("good_absent_app_with_only_a_name", uwsgi_production_apps=[
+        {"name": "old", "state": "absent"}, app(http_socket="127.0.0.1:8080"),
+        {"name": "older", "state": "absent", "http_socket": "127.0.0.1:8080", "options": {"cheaper": 99}}]),
+    good("good_own_users_environment_secrets_packages",
+         uwsgi_production_apps=[
+             app(user="shop", virtualenv="/srv/shop/venv", packages=["flask==3.1.2"],
+                 environment={"DJANGO_SETTINGS_MODULE": "shop.settings", "WORKERS": 4}),
+             app(name="blog", user="blog", group="web", http_socket="127.0.0.1:8081",
+                 virtualenv="/srv/blog/venv", requirements="/srv/blog/requirements.txt"),
+             {"name": "old", "state": "absent", "user": "old", "remove_user": True}],
+         uwsgi_production_secrets={"shop": {"DATABASE_URL": "postgres://u:p@db/shop", "DEBUG": False}}),
+    good("good_stop_timeout_above_app_mercy", uwsgi_production_stop_timeout=61,
+         uwsgi_production_apps=[app(options={"worker-reload-mercy": 30}), app(name="blog")]),
+]
+BAD = [case for case in CASES if not case.good]
+GOOD = [case for case in CASES if case.good]
+
+
+# One case per rule with the whole message the role's Jinja assert of 0.1.0 rendered for it (recorded by
+# running that preflight on the case): the messages are the same, word for word.
+TODAYS_MESSAGES = {
+    'system_method_with_another_python': (
+        'uwsgi_production_python = "/opt/python3.12/bin/python3" must be /usr/bin/python3 with '
+        "uwsgi_production_install_method = system: Debian's python3 plugin embeds /usr/bin/python3, so the apps' "
+        'virtualenvs must be made with it (or use uwsgi_production_install_method = pip).'),
+    'name_climbs_out': (
+        'uwsgi_production_apps[0].name = "../x" is not a usable name: it must be 1-64 characters of letters, digits, '
+        "'_' or '-', starting with a letter or digit, because it names the unit uwsgi-<name>.service, the file "
+        '<name>.ini and the directory /run/uwsgi-<name>.'),
+    'name_twice': (
+        'uwsgi_production_apps[1].name = "shop" must be unique, but it is already the name of '
+        'uwsgi_production_apps[0] (each name has its own unit and ini file).'),
+    'module_and_wsgi_file': (
+        'uwsgi_production_apps[0] (app "shop") must set exactly one of module and wsgi_file (what uWSGI loads); it '
+        'sets ["module", "wsgi_file"].'),
+    'module_empty': (
+        'uwsgi_production_apps[0].module = "" must not be empty (it is what uWSGI loads).'),
+    'module_not_text': (
+        'uwsgi_production_apps[0].module = ["shop.wsgi"] must be a string.'),
+    'socket_relative': (
+        'uwsgi_production_apps[0].socket = "run/shop.sock" must be an absolute path (or "" for no unix socket).'),
+    'no_socket_at_all': (
+        'uwsgi_production_apps[0].socket = "" turns the unix socket off, so http_socket must be set (an app needs at '
+        'least one of socket and http_socket).'),
+    'http_socket_without_port': (
+        'uwsgi_production_apps[0].http_socket = "127.0.0.1" must be HOST:PORT (for example 127.0.0.1:8080, '
+        '[::1]:8080, or :8080 for every address) with a port from 1 to 65535.'),
+    'same_unix_socket': (
+        'uwsgi_production_apps[1].socket = "/run/shared.sock" must be unique, but it is already the unix socket of '
+        'uwsgi_production_apps[0] (two apps cannot bind one socket).'),
+    'same_http_port': (
+        'uwsgi_production_apps[1].http_socket = "0.0.0.0:8080" must use a port of its own, but port 8080 is already '
+        'an http-socket port of uwsgi_production_apps[0] (two apps cannot bind one port).'),
+    'procname_prefix_double_quotes': (
+        'uwsgi_production_apps[0].procname_prefix = "\\"shop \\"" must not contain quotes (uWSGI would show them '
+        'literally in every process name).'),
+    'app_option_dict_value': (
+        'uwsgi_production_apps[0].options.env = {"LANG": "C.UTF-8"} must be a scalar (string, number, boolean; null '
+        'removes the option) or a list of scalars (the key is repeated); a dict or a nested list cannot be written '
+        'as uWSGI options.'),
+    'app_option_key_not_text': (
+        'uwsgi_production_apps[0].options has keys that are not strings: [1]. Option names must be text (quote them '
+        'in YAML).'),
+    'baseline_option_dict_value': (
+        'uwsgi_production_options.env = {"LANG": "C.UTF-8"} must be a scalar (string, number, boolean; null removes '
+        'the option) or a list of scalars (the key is repeated); a dict or a nested list cannot be written as uWSGI '
+        'options.'),
+    'baseline_option_key_not_text': (
+        'uwsgi_production_options has keys that are not strings: [true]. Option names must be text (quote them in '
+        'YAML).'),
+    'harakiri_zero': (
+        'uwsgi_production_apps[0].options.harakiri = 0 must be a positive integer (null removes the option).'),
+    'stop_timeout_zero': (
+        'uwsgi_production_stop_timeout = 0 must be a positive integer (seconds systemd waits for a clean stop).'),
+    'journal_lines_negative': (
+        'uwsgi_production_journal_lines = -1 must be a positive integer (journal lines shown when an app fails to '
+        'start).'),
+    'health_path_relative': (
+        'uwsgi_production_health_check = {"enabled": true, "path": "healthz", "status": [200], "host": "localhost", '
+        '"timeout": 60} is not a usable health check: path must start with \'/\', status must be a non-empty list of '
+        'HTTP statuses (100-599), timeout must be a whole number of seconds of at least 1, protocol must be http or '
+        'uwsgi, and an app with neither socket nor http_socket needs health_check.socket (or enabled: false).'),
+    'cheaper_equals_processes': (
+        'uwsgi_production_apps[0].options.cheaper = 4 breaks the rule cheaper < processes: cheaper is 4 and '
+        'processes is 4 in the effective options of uwsgi_production_apps[0] (app "shop"); cheaper is how many of '
+        'the processes stay when idle.'),
+    'max_lifetime_not_above_default_min': (
+        'uwsgi_production_apps[0].options.max-worker-lifetime = 4 must be greater than min-worker-lifetime (10, '
+        'uWSGI\'s default) in the effective options of uwsgi_production_apps[0] (app "shop"), or uWSGI refuses to '
+        'start.'),
+    'stop_timeout_equals_mercy': (
+        'uwsgi_production_stop_timeout = 60 must be greater than worker-reload-mercy (60, from '
+        'uwsgi_production_options) of uwsgi_production_apps[0] (app "shop"), or systemd kills workers uWSGI is still '
+        'allowed to finish.'),
+    'listen_above_somaxconn': (
+        "uwsgi_production_apps[0].options.listen = 4097 must not be above this host's net.core.somaxconn (4096): "
+        'uWSGI refuses to start with a listen queue the kernel would cut short. Lower it, or raise the sysctl first.'),
+    'user_root': (
+        'uwsgi_production_apps[0].user = "root" must be a system account name (1-32 lowercase letters, digits, \'_\' '
+        "or '-', not starting with a digit or '-') and not root: uWSGI never runs as root."),
+    'user_two_groups': (
+        'uwsgi_production_apps: user "shop" is given the groups ["shop", "blog"] (by '
+        "uwsgi_production_user/uwsgi_production_group and the apps' user/group); a user has one primary group, so "
+        'set the same group on every app that runs as "shop".'),
+    'environment_bad_name': (
+        'uwsgi_production_apps[0].environment.1BAD is not usable: each key must be a variable name (letters, digits '
+        "and '_', not starting with a digit) and each value a string, number or boolean without a line break."),
+    'secrets_for_unknown_app': (
+        'uwsgi_production_secrets has secrets for ["shoop"], which is not the name of an app to deploy in '
+        'uwsgi_production_apps (a secret for no app is most likely a typo).'),
+    'packages_without_virtualenv': (
+        'uwsgi_production_apps[0] (app "shop") sets packages or requirements (null), so it needs virtualenv = an '
+        'absolute path to install them into (it is null), and requirements must be an absolute path on the host.'),
+    'remove_user_of_the_role': (
+        'uwsgi_production_apps[0].remove_user is true (app "old"), so the app must name its own user in '
+        'uwsgi_production_apps[0].user (it is null), and that user must not be uwsgi_production_user or run any app '
+        'still deployed.'),
+    'mule_script_relative': (
+        'uwsgi_production_apps[0].mules[0] = "mule.py" must be a number of mules (1 or more) or a list of mule '
+        'scripts, each the absolute path of a Python file (/srv/app/mule.py) or module:function: a relative path '
+        'would depend on the directory uWSGI happens to be in.'),
+    'cron_minute_60': (
+        'uwsgi_production_apps[0].crons[0].minute = 60 must be a whole number in range (minute -59..59, hour '
+        '-23..23, day -31..31 and month -12..12 but not 0, week -7..7): N runs at N, -1 at every one, -N at every '
+        'Nth; leave it out for every one.'),
+    'timer_signal_256': (
+        'uwsgi_production_apps[0].timers[0].signal = 256 must be a uWSGI signal number from 0 to 255.'),
+    'lock_named_twice': (
+        'uwsgi_production_apps[0].locks[1] = "counter" must be a unique name of letters, digits, \'_\' or \'-\' starting '
+        "with a letter (the app finds the lock's number in uwsgi.opt['lock.<name>'])."),
+    'cache_of_one_item': (
+        'uwsgi_production_apps[0].caches[0].items = 1 must be a whole number of at least 2 (uWSGI keeps the first '
+        'item for itself, so 100 items hold 99 values).'),
+    'stats_http_on_every_address': (
+        'uwsgi_production_apps[0].stats.address = "0.0.0.0:9191" must be a loopback HOST:PORT with type http '
+        '(127.0.0.1:9191, [::1]:9191 or localhost:9191, port 1-65535): the stats server tells anyone who connects '
+        'about every worker and request, without any authentication.'),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=[case.id for case in BAD])
+def test_bad_input_is_rejected_naming_the_variable_and_the_rule(case):
+    messages = check(case.vars)
+    assert any(case.variable in message and all(word in message for word in case.words) for message in messages), messages
+
+
+@pytest.mark.parametrize("case", GOOD, ids=[case.id for case in GOOD])
+def test_good_input_passes_every_rule(case):
+    assert check(case.vars) == []
+
+
+@pytest.mark.parametrize("case_id", sorted(TODAYS_MESSAGES))
+def test_the_message_is_the_one_of_the_jinja_rule(case_id):
+    case = next(case for case in BAD if case.id == case_id)
+    assert check(case.vars)[0] == TODAYS_MESSAGES[case_id]
+
+
+def test_every_rule_has_a_case_with_its_whole_message():
+    cases = {case.id: case for case in BAD}
+    first_rules = [validator.violations(role_variables(cases[case_id].vars), SOMAXCONN)[0][0] for case_id in TODAYS_MESSAGES]
+    assert sorted(first_rules) == sorted(rule.__name__.lstrip("_") for rule in validator.RULES)
+
+
+def test_every_violation_is_reported_at_once_in_the_order_of_the_rules():
+    """One run names every broken rule of every app (the Jinja asserts stopped at the first)."""
+    variables = {
+        "uwsgi_production_stop_timeout": 30,
+        "uwsgi_production_secrets": {"nope": {"TOKEN": "s3cret-value"}},
+        "uwsgi_production_apps": [
+            app(name="a b", socket="run/a.sock", user="root", options={"harakiri": 0, "listen": SOMAXCONN + 1}),
+            app(name="blog", module="", procname_prefix="'blog'", mules=0, options={"cheaper": 9}),
+            app(name="blog", http_socket="127.0.0.1:0", health_check={"timeout": 0}),
+        ]}
+    found = validator.violations(role_variables(variables), SOMAXCONN)
+    assert [rule for rule, _message in found] == [
+        "names", "unique_names", "secrets", "not_empty", "socket_absolute", "http_socket", "procname_prefix", "accounts",
+        "mules", "integer_options", "worker_counts", "stop_timeout_above_mercy", "stop_timeout_above_mercy",
+        "stop_timeout_above_mercy", "shared_sockets", "health_checks", "listen_queue"]
+    rules = [rule.__name__.lstrip("_") for rule in validator.RULES]
+    assert [rule for rule, _message in found] == sorted((rule for rule, _message in found), key=rules.index)
+    messages = [message for _rule, message in found]
+    assert [message.split(" ", 1)[0] for message in messages] == [
+        "uwsgi_production_apps[0].name", "uwsgi_production_apps[2].name", "uwsgi_production_secrets",
+        "uwsgi_production_apps[1].module", "uwsgi_production_apps[0].socket", "uwsgi_production_apps[2].http_socket",
+        "uwsgi_production_apps[1].procname_prefix", "uwsgi_production_apps[0].user", "uwsgi_production_apps[1].mules",
+        "uwsgi_production_apps[0].options.harakiri", "uwsgi_production_apps[1].options.cheaper",
+        "uwsgi_production_stop_timeout", "uwsgi_production_stop_timeout", "uwsgi_production_stop_timeout",
+        "uwsgi_production_apps[2].socket", "uwsgi_production_apps[2].health_check", "uwsgi_production_apps[0].options.listen"]
+    assert [message for message in messages if message.startswith("uwsgi_production_stop_timeout")] == [
+        "uwsgi_production_stop_timeout = 30 must be greater than worker-reload-mercy (60, from uwsgi_production_options) of"
+        " uwsgi_production_apps[%d] (app %s), or systemd kills workers uWSGI is still allowed to finish." % (index, name)
+        for index, name in enumerate(['"a b"', '"blog"', '"blog"'])]
+    assert validator.validate(role_variables(variables), SOMAXCONN) == messages
+
+
+# --- Secrets ---------------------------------------------------------------------------------------------
+SECRET_CASES = [
+    {"shop": {"DB-URL": "s3cret-dash"}},
+    {"shop": {"MOTD": "s3cret-line\nbreak"}},
+    {"shop": {"OK": "s3cret-ok", "LIST": ["s3cret-in-a-list"]}},
+    {"shop": {"NESTED": {"KEY": "s3cret-nested"}}},
+    {"shop": "s3cret-not-a-dict"},
+    {"shoop": {"TOKEN": "s3cret-unknown-app"}},
+    {"shop": {5: "s3cret-number-key"}},
+    {"shop": {"A\nB": "s3cret-newline-key"}},
+    {"shop": {"CR": "s3cret\rcr"}},
+]
+
+
+def secret_values(value):
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in secret_values(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in secret_values(item)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("secrets", SECRET_CASES, ids=range(len(SECRET_CASES)))
+def test_a_bad_secret_is_named_but_its_value_never_shown(secrets):
+    messages = check({"uwsgi_production_secrets": secrets, "uwsgi_production_apps": [app()]})
+    assert len(messages) == 1 and messages[0].startswith("uwsgi_production_secrets"), messages
+    for value in secret_values(secrets):
+        assert value not in messages[0]
+        assert value.split("\n")[0].split("\r")[0] not in messages[0]
+
+
+def test_no_message_of_any_case_shows_a_secret_value():
+    values = [value for case in CASES for value in secret_values(case.vars.get("uwsgi_production_secrets", {}))]
+    assert len(values) >= 3
+    for case in CASES:
+        text = "\n".join(check(case.vars))
+        assert not [value for value in values if value in text], case.id
+
+
+# --- The host's somaxconn ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("variables", "needed"), [
+    ({}, False),
+    ({"uwsgi_production_apps": [app(options={"harakiri": 30})]}, False),
+    ({"uwsgi_production_apps": [app(options={"listen": 100})]}, True),
+    ({"uwsgi_production_apps": [app(options={"listen": None})]}, True),
+    ({"uwsgi_production_options": baseline(listen=100)}, True),
+    # An app to remove binds nothing, but the role read somaxconn for it too; so does this.
+    ({"uwsgi_production_apps": [{"name": "old", "state": "absent", "options": {"listen": 100}}]}, True),
+])
+def test_somaxconn_is_needed_only_when_some_options_set_listen(variables, needed):
+    assert validator.needs_somaxconn(role_variables(variables)) is needed
+
+
+def test_without_somaxconn_the_listen_queue_is_not_checked():
+    variables = {"uwsgi_production_apps": [app(options={"listen": SOMAXCONN * 100})]}
+    assert check(variables, somaxconn=None) == []
+    assert check(variables, somaxconn=SOMAXCONN)
+
+
+# --- The role's task and the action plugin -----------------------------------------------------------------
+def run_action(variables, secrets=None, check_mode=False, somaxconn="4096\n"):
+    task = mock.MagicMock()
+    task.args = {"variables": role_variables(variables)}
+    task.args["variables"].pop("uwsgi_production_secrets")
+    if secrets is not None:
+        task.args["secrets"] = secrets
+    task.async_val = 0
+    task.check_mode = check_mode
+    connection = mock.MagicMock()
+    connection._shell.tmpdir = None
+    plugin = action.ActionModule(task, connection, mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    read = {"content": base64.b64encode(somaxconn.encode()).decode(), "encoding": "base64"}
+    with mock.patch.object(plugin, "_execute_module", return_value=read) as execute, \
+            mock.patch.object(plugin, "_remove_tmp_path"), mock.patch.object(plugin, "_early_needs_tmp_path", return_value=False):
+        result = plugin.run(task_vars={})
+    return result, execute
+
+
+def test_the_action_passes_good_input_without_asking_the_host():
+    result, execute = run_action({"uwsgi_production_apps": [app()]}, secrets={"shop": {"TOKEN": "s3cret"}})
+    assert result == {"changed": False, "violations": [], "msg": "Every input rule holds."}
+    execute.assert_not_called()
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_the_action_reads_somaxconn_when_an_app_sets_listen(check_mode):
+    result, execute = run_action({"uwsgi_production_apps": [app(options={"listen": 200})]}, check_mode=check_mode,
+                                 somaxconn="128\n")
+    execute.assert_called_once()
+    assert execute.call_args.kwargs["module_name"] == "ansible.builtin.slurp"
+    assert execute.call_args.kwargs["module_args"] == {"src": "/proc/sys/net/core/somaxconn"}
+    assert result["failed"] and result["somaxconn"] == 128
+    assert "net.core.somaxconn (128)" in result["msg"]
+
+
+def test_the_action_fails_with_every_message_and_no_secret_value():
+    secrets = {"shop": {"DB-URL": "s3cret-value"}, "nope": {"A": "other-s3cret"}}
+    result, _execute = run_action({"uwsgi_production_apps": [app(name="../x"), app(http_socket="127.0.0.1:0")]},
+                                  secrets=secrets)
+    assert result["failed"] is True and result["changed"] is False
+    assert len(result["violations"]) == 3
+    assert result["msg"] == "\n".join(result["violations"])
+    assert "s3cret" not in repr(result)
