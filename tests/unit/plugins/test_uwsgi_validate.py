@@ -565,6 +565,19 @@ def test_without_somaxconn_the_listen_queue_is_not_checked():
 
 
 # --- The role's task and the action plugin -----------------------------------------------------------------
+def test_the_preflight_is_one_task_that_passes_every_public_variable():
+    tasks = yaml.safe_load((ROLE / "tasks" / "preflight.yml").read_text(encoding="utf-8"))
+    assert len(tasks) == 1
+    args = tasks[0]["pyops.uwsgi.uwsgi_validate"]
+    public = sorted(name for name in DEFAULTS if name != "uwsgi_production_secrets")
+    assert sorted(args["variables"]) == public
+    for name, value in args["variables"].items():
+        assert value == "{{ %s }}" % name
+    # The secrets in their own argument, never among the variables.
+    assert args["secrets"] == "{{ uwsgi_production_secrets }}"
+    assert "no_log" not in tasks[0]  # the messages must show
+
+
 def run_action(variables, secrets=None, check_mode=False, somaxconn="4096\n"):
     task = mock.MagicMock()
     task.args = {"variables": role_variables(variables)}
