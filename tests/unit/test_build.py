@@ -16,11 +16,12 @@ FQCN_ROLE = f"{GALAXY['namespace']}.{GALAXY['name']}.uwsgi_production"
 
 # Everything a user of the collection gets. A new top-level entry fails the test on purpose:
 # add it here if users need it, or to galaxy.yml's build_ignore if they do not.
-SHIPPED_TOP_LEVEL = {"roles", "plugins", "playbooks", "meta", "examples", "changelogs", "README.md", "LICENSE", "CHANGELOG.md",
-                     "MANIFEST.json", "FILES.json"}
+SHIPPED_TOP_LEVEL = {"roles", "plugins", "playbooks", "meta", "examples", "changelogs", "docs", "README.md", "LICENSE",
+                     "CHANGELOG.md", "MANIFEST.json", "FILES.json"}
 REQUIRED = {"meta/runtime.yml", "README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml",
             "examples/single_host.yml", "plugins/modules/uwsgi_health.py",
-            "playbooks/rolling_update.yml"}
+            "playbooks/rolling_update.yml", "docs/awx.md", "examples/awx/rolling_update.yml",
+            "examples/awx/execution-environment.yml"}
 # Test and development files that must never be shipped, wherever they are.
 CLUTTER_NAMES = {".venv", ".cache", ".ci", ".config", ".git", ".gitignore", ".yamllint", ".ansible-lint",
                  "molecule", "tests", "tools", "benchmarks", "requirements-test.txt", "pytest.ini",
@@ -66,11 +67,12 @@ cfg = config.Config(config_data={"run_ansible_lint": True, "offline_ansible_lint
                                  "check_changelog": True, "tmp_root_dir": tmp, "ansible_local_tmp": tmp + "/ansible"})
 # The name as the importer's own command line reads it (namespace-name-version.tar.gz).
 filename = collection.CollectionFilename(*FILENAME_REGEXP.match(tarball.rsplit("/", 1)[-1]).groups())
-result = {"version": __version__, "failure": None, "contents": []}
+result = {"version": __version__, "failure": None, "contents": [], "documentation_files": []}
 try:
     with open(tarball, "rb") as stream:
         data = collection.import_collection(stream, filename, logger=logger, cfg=cfg)
     result["contents"] = sorted(f"{item['content_type']}:{item['name']}" for item in data["contents"])
+    result["documentation_files"] = sorted(item["name"] for item in data["docs_blob"]["documentation_files"])
 except ImporterError as error:
     result["failure"] = str(error)
 result["records"] = records.records
@@ -143,6 +145,8 @@ def test_galaxy_importer_accepts_the_tarball_with_no_error_or_warning(built, tmp
     assert any(message.startswith("Linting collection via ansible-lint") for message in messages), messages
     assert "...ansible-lint run complete" in messages, messages
     assert {"role:uwsgi_production", "module:uwsgi_health", "playbook:rolling_update.yml"} <= set(result["contents"]), result
+    # Galaxy shows the docs pages beside the README.
+    assert result["documentation_files"] == sorted(path.name for path in (REPO / "docs").glob("*.md")), result
     errors = [record["message"] for record in result["records"] if record["level"] in ("ERROR", "CRITICAL")]
     warnings = [record["message"] for record in result["records"] if record["level"] == "WARNING"]
     assert (len(errors), len(warnings)) == (0, 0), f"galaxy-importer {result['version']}: errors {errors}, warnings {warnings}"
