@@ -1,14 +1,14 @@
 """Render the role's documentation from its argument specs.
 
-    python tools/docs.py          rewrite README.md's variables table and the role's README
+    python tools/docs.py          rewrite docs/variables.md's variables table and the role's README
     python tools/docs.py --check  exit 1, with a diff, when either is stale
-    (--readme, --role-readme and --specs name other files, for the tests)
+    (--variables, --role-readme and --specs name other files, for the tests)
 
 Two outputs, both from roles/uwsgi_production/meta/argument_specs.yml (the same file Ansible checks
 the role's variables against and ansible-doc shows), read as it is now:
 
-- README.md's variables table, between <!-- BEGIN VARIABLES --> and <!-- END VARIABLES -->; the rest
-  of that file is left alone.
+- docs/variables.md's variables table, between <!-- BEGIN VARIABLES --> and <!-- END VARIABLES -->;
+  the rest of that page is left alone.
 - roles/uwsgi_production/README.md, the role's README (Galaxy's importer requires one), written
   whole: what the role does (the specs' descriptions), its requirements (the role's meta/main.yml and
   the collection's meta/runtime.yml), a minimal playbook, the same variables table and links to the
@@ -27,7 +27,7 @@ import sys
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-README = REPO / "README.md"
+VARIABLES = REPO / "docs" / "variables.md"
 ROLE = REPO / "roles" / "uwsgi_production"
 SPECS = ROLE / "meta" / "argument_specs.yml"
 ROLE_README = ROLE / "README.md"
@@ -144,7 +144,7 @@ def table_lines(options):
 
 
 def table(specs_path):
-    """The generated block of README.md, markers included."""
+    """The generated block of docs/variables.md, markers included."""
     options = load(specs_path)["argument_specs"]["main"].get("options") or {}
     lines = [BEGIN, NOTE, "", *table_lines(options), "", END]
     return "\n".join(lines)
@@ -168,7 +168,17 @@ ROLE_PLAYBOOK = """\
 
 # The collection's documentation pages the role README links to, (file, what it tells).
 ROLE_LINKS = [
-    ("README.md", "the collection: install, requirements and support matrix, the manual"),
+    ("README.md", "the collection: install, requirements and support matrix"),
+    ("docs/variables.md", "every variable (this table), and how options become ini lines"),
+    ("docs/install-methods.md", "uWSGI from PyPI (`pip`) or Debian's packages (`system`), and switching"),
+    ("docs/many-apps.md", "many apps on one host: users, environment, secrets, packages, removal"),
+    ("docs/safe-changes.md", "reload or restart, health checks, rollback, rolling updates"),
+    ("docs/services.md", "uWSGI's mules, crons, timers, locks, caches and stats server"),
+    ("docs/sandboxing.md", "systemd sandboxing, sockets and check mode"),
+    ("docs/defaults.md", "why each default option is there"),
+    ("docs/failure-modes.md", "the failure modes the role protects against"),
+    ("docs/upgrading.md", "upgrading uWSGI and the role"),
+    ("docs/awx.md", "running it from AWX / Automation Controller"),
 ]
 # Debian's release numbers, for the codenames meta/main.yml names the platforms by.
 DEBIAN_RELEASES = {"bookworm": "12", "trixie": "13"}
@@ -233,13 +243,13 @@ def shown(path):
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
-def render(readme_name, readme_text, block):
-    """README's text with the block between the markers replaced."""
-    start = readme_text.find(BEGIN)
-    stop = readme_text.find(END)
+def render(page_name, page_text, block):
+    """The page's text with the block between the markers replaced."""
+    start = page_text.find(BEGIN)
+    stop = page_text.find(END)
     if start < 0 or stop < start:
-        raise SystemExit(f"{readme_name}: the markers {BEGIN} and {END} are missing or out of order")
-    return readme_text[:start] + block + readme_text[stop + len(END):]
+        raise SystemExit(f"{page_name}: the markers {BEGIN} and {END} are missing or out of order")
+    return page_text[:start] + block + page_text[stop + len(END):]
 
 
 def stale(path, current, wanted, what):
@@ -255,18 +265,18 @@ def stale(path, current, wanted, what):
 
 
 def main(argv=None):
-    """Rewrite README.md's table and the role README, or with --check report whether they are up to date."""
+    """Rewrite docs/variables.md's table and the role README, or with --check report whether they are up to date."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="do not write; exit 1 if an output is stale")
-    parser.add_argument("--readme", type=pathlib.Path, default=README, help=argparse.SUPPRESS)
+    parser.add_argument("--variables", type=pathlib.Path, default=VARIABLES, help=argparse.SUPPRESS)
     parser.add_argument("--role-readme", type=pathlib.Path, default=ROLE_README, help=argparse.SUPPRESS)
     parser.add_argument("--specs", type=pathlib.Path, default=SPECS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    current = args.readme.read_text(encoding="utf-8")
+    current = args.variables.read_text(encoding="utf-8")
     role_current = args.role_readme.read_text(encoding="utf-8") if args.role_readme.exists() else ""
     outputs = [
-        (args.readme, current, render(args.readme.name, current, table(args.specs)),
+        (args.variables, current, render(args.variables.name, current, table(args.specs)),
          f"its variables table does not match {shown(args.specs)}"),
         (args.role_readme, role_current, role_readme(args.specs),
          f"it does not match {shown(args.specs)} (with {shown(ROLE_META)}, {shown(GALAXY)} and {shown(RUNTIME)})"),

@@ -20,7 +20,7 @@ SHIPPED_TOP_LEVEL = {"roles", "plugins", "playbooks", "meta", "examples", "chang
                      "CHANGELOG.md", "MANIFEST.json", "FILES.json"}
 REQUIRED = {"meta/runtime.yml", "README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml",
             "examples/single_host.yml", "plugins/modules/uwsgi_health.py",
-            "playbooks/rolling_update.yml", "docs/awx.md", "examples/awx/rolling_update.yml",
+            "playbooks/rolling_update.yml", "docs/variables.md", "docs/awx.md", "examples/awx/rolling_update.yml",
             "examples/awx/execution-environment.yml"}
 # Test and development files that must never be shipped, wherever they are.
 CLUTTER_NAMES = {".venv", ".cache", ".ci", ".config", ".git", ".gitignore", ".yamllint", ".ansible-lint",

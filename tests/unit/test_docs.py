@@ -1,20 +1,23 @@
-"""The role's documentation: README's variables table, the role's README and ansible-doc, all from argument_specs.yml."""
+"""The role's documentation: docs/variables.md's table, the role's README and ansible-doc, all from argument_specs.yml."""
 
 import os
 import re
 import subprocess
 import sys
 
+import pytest
+
 from paths import REPO, ROLE, load_yaml
 
 DOCS = [sys.executable, str(REPO / "tools" / "docs.py")]
 SPECS = load_yaml(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
 ROLE_README = ROLE / "README.md"
+VARIABLES = REPO / "docs" / "variables.md"
 GALAXY = load_yaml(REPO / "galaxy.yml")
 
 
 def variable_names(options, prefix=""):
-    """Every variable and sub-option, as README's table names them (uwsgi_production_apps[].name)."""
+    """Every variable and sub-option, as the variables table names them (uwsgi_production_apps[].name)."""
     for name, spec in options.items():
         yield prefix + name, name
         if (spec or {}).get("options"):
@@ -31,24 +34,30 @@ def required_options(options, prefix=""):
             yield from required_options(spec["options"], prefix + name + ("[]." if spec.get("type") == "list" else "."))
 
 
-def test_readme_table_and_role_readme_are_generated_from_the_argument_specs():
+def test_variables_table_and_role_readme_are_generated_from_the_argument_specs():
     result = subprocess.run(DOCS + ["--check"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 
 
-def test_readme_table_names_every_variable():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+def test_variables_page_names_every_variable():
+    page = VARIABLES.read_text(encoding="utf-8")
     for full_name, _name in variable_names(SPECS):
-        assert f"| `{full_name}` |" in readme, full_name
+        assert f"| `{full_name}` |" in page, full_name
 
 
-def test_check_reports_a_stale_readme(tmp_path):
-    readme = tmp_path / "README.md"
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    readme.write_text(text.replace("| `uwsgi_production_venv` |", "| `uwsgi_production_old_venv` |"), encoding="utf-8")
-    result = subprocess.run(DOCS + ["--check", "--readme", str(readme)], capture_output=True, text=True, check=False)
+def test_readme_links_to_the_variables_page_instead_of_holding_the_table():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "<!-- BEGIN VARIABLES -->" not in readme
+    assert "(docs/variables.md)" in readme
+
+
+def test_check_reports_a_stale_variables_page(tmp_path):
+    page = tmp_path / "variables.md"
+    text = VARIABLES.read_text(encoding="utf-8")
+    page.write_text(text.replace("| `uwsgi_production_venv` |", "| `uwsgi_production_old_venv` |"), encoding="utf-8")
+    result = subprocess.run(DOCS + ["--check", "--variables", str(page)], capture_output=True, text=True, check=False)
     assert result.returncode == 1
-    assert "README.md is stale" in result.stderr and "python tools/docs.py" in result.stderr
+    assert "variables.md is stale" in result.stderr and "python tools/docs.py" in result.stderr
     assert "+| `uwsgi_production_venv` |" in result.stderr
 
 
@@ -119,3 +128,55 @@ def test_ansible_doc_shows_every_variable(tmp_path):
     assert not missing, f"ansible-doc does not show: {missing}\n{text}"
     for full, name in required_options(SPECS):
         assert shown[name] == "=", f"ansible-doc does not mark {full} as required"
+
+
+# --- links between the README, the docs pages and the role README ---
+
+MARKDOWN = sorted({*REPO.glob("*.md"), *REPO.glob("docs/*.md"), *REPO.glob("roles/*/README.md"), REPO / "benchmarks" / "README.md"})
+INLINE_LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+REFERENCE_USE = re.compile(r"\]\[([^\]]+)\]")
+REFERENCE_DEFINITION = re.compile(r"^\[([^\]]+)\]: \S+", re.M)
+FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+# Pages other changes write: a link to one of them is right before it exists.
+PENDING = {REPO / "docs" / "design.md"}
+
+
+def anchors(path):
+    """The anchors GitHub gives a Markdown file's headings (lower case, punctuation dropped, spaces as -)."""
+    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+@pytest.mark.parametrize("document", [str(path.relative_to(REPO)) for path in MARKDOWN])
+def test_every_link_and_anchor_resolves(document):
+    path = REPO / document
+    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    broken = []
+    for target in INLINE_LINK.findall(text):
+        if re.match(r"[a-z]+\\?:", target):
+            continue  # an absolute URL (the role README's are checked above)
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part).resolve() if file_part else path
+        if linked in PENDING:
+            continue
+        if not linked.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and anchor not in anchors(linked):
+            broken.append(f"{target}: no heading with anchor #{anchor}")
+    defined = set(REFERENCE_DEFINITION.findall(text))
+    broken += [f"[{name}]: not defined" for name in set(REFERENCE_USE.findall(text)) - defined]
+    assert not broken, f"{document}: {broken}"
+
+
+def test_readme_stays_short_and_starts_with_the_two_commands():
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, len(lines)
+    assert lines[2:6] == ["```sh", lines[3], lines[4], "```"]
+    assert lines[3].startswith("bash tools/demo.sh ") and lines[4].startswith("bash tools/test.sh ")
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for page in sorted((REPO / "docs").glob("*.md")):
+        assert f"(docs/{page.name})" in readme, f"README.md does not link to docs/{page.name}"
