@@ -39,10 +39,15 @@ def test_variables_table_and_role_readme_are_generated_from_the_argument_specs()
     assert result.returncode == 0, result.stderr
 
 
-def test_variables_page_names_every_variable():
-    page = VARIABLES.read_text(encoding="utf-8")
+# The two generated files: (the option that names another copy, the file, the copy's name).
+GENERATED = [("--variables", VARIABLES, "variables.md"), ("--role-readme", ROLE_README, "README.md")]
+
+
+@pytest.mark.parametrize("generated", [path for _option, path, _name in GENERATED], ids=lambda path: path.name)
+def test_generated_file_names_every_variable(generated):
+    text = generated.read_text(encoding="utf-8")
     for full_name, _name in variable_names(SPECS):
-        assert f"| `{full_name}` |" in page, full_name
+        assert f"| `{full_name}` |" in text, full_name
 
 
 def test_readme_links_to_the_variables_page_instead_of_holding_the_table():
@@ -51,29 +56,14 @@ def test_readme_links_to_the_variables_page_instead_of_holding_the_table():
     assert "(docs/variables.md)" in readme
 
 
-def test_check_reports_a_stale_variables_page(tmp_path):
-    page = tmp_path / "variables.md"
-    text = VARIABLES.read_text(encoding="utf-8")
-    page.write_text(text.replace("| `uwsgi_production_venv` |", "| `uwsgi_production_old_venv` |"), encoding="utf-8")
-    result = subprocess.run(DOCS + ["--check", "--variables", str(page)], capture_output=True, text=True, check=False)
+@pytest.mark.parametrize("option, generated, name", GENERATED, ids=[name for _option, _path, name in GENERATED])
+def test_check_reports_a_stale_generated_file(tmp_path, option, generated, name):
+    copy = tmp_path / name
+    text = generated.read_text(encoding="utf-8")
+    copy.write_text(text.replace("| `uwsgi_production_venv` |", "| `uwsgi_production_old_venv` |"), encoding="utf-8")
+    result = subprocess.run(DOCS + ["--check", option, str(copy)], capture_output=True, text=True, check=False)
     assert result.returncode == 1
-    assert "variables.md is stale" in result.stderr and "python tools/docs.py" in result.stderr
-    assert "+| `uwsgi_production_venv` |" in result.stderr
-
-
-def test_role_readme_names_every_variable():
-    readme = ROLE_README.read_text(encoding="utf-8")
-    for full_name, _name in variable_names(SPECS):
-        assert f"| `{full_name}` |" in readme, full_name
-
-
-def test_check_reports_a_stale_role_readme(tmp_path):
-    role_readme = tmp_path / "README.md"
-    text = ROLE_README.read_text(encoding="utf-8")
-    role_readme.write_text(text.replace("| `uwsgi_production_venv` |", "| `uwsgi_production_old_venv` |"), encoding="utf-8")
-    result = subprocess.run(DOCS + ["--check", "--role-readme", str(role_readme)], capture_output=True, text=True, check=False)
-    assert result.returncode == 1
-    assert "README.md is stale" in result.stderr and "python tools/docs.py" in result.stderr
+    assert f"{name} is stale" in result.stderr and "python tools/docs.py" in result.stderr
     assert "+| `uwsgi_production_venv` |" in result.stderr
 
 
