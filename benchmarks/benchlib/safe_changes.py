@@ -15,6 +15,7 @@ the new generation. Throughput counts 2xx answers by the time they arrived; fail
 by the time they were sent (non-2xx, or the connection error's kind)."""
 
 import json
+import pathlib
 import re
 import time
 
@@ -111,13 +112,14 @@ def states():
     return out
 
 
-def role_actions(stdout):
-    """{app: action} from the role's 'Start, reload or restart' task (its loop labels 'app: action'); the
-    first label of each app, as the rollback's 'Bring each touched app back' task labels the same way."""
-    found = {}
-    for name, action in re.findall(r"\(item=([\w-]+): (start|restart|reload|none)\)", stdout):
-        found.setdefault(name, action)
-    return found
+def role_actions(outcome_file):
+    """{app: action} from the role's own result (uwsgi_service's `apps`), which playbooks/role.yml wrote to
+    `outcome_file` whether the role passed or failed; {} when the role did not get that far."""
+    try:
+        apps = json.loads(pathlib.Path(outcome_file).read_text())["apps"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {name: info["action"] for name, info in apps.items()}
 
 
 def failure_message(stdout):
@@ -136,8 +138,10 @@ def run_role(ctx, label, app_states):
     """Apply role.yml with these apps; never raises on a failed play (the broken change must fail)."""
     entries = [app_entry(name, knobs) for name, knobs in app_states.items()]
     extra = ctx.apps_file(f"safe-{label}", entries)
+    outcome = pathlib.Path(extra).with_suffix(".outcome.json")
+    outcome.unlink(missing_ok=True)
     cmd = ["ansible-playbook", "-i", f"{HOST},", "-c", "community.docker.docker", str(hosts.PLAYBOOKS / "role.yml"),
-           "-e", f"@{extra}"]
+           "-e", f"@{extra}", "-e", f"bench_outcome={outcome}"]
     began_wall, began = time.time(), time.monotonic()
     result = hosts.run(cmd, log=ctx.log, env=hosts.ansible_env(), check=False)
     seconds = time.monotonic() - began
@@ -146,7 +150,7 @@ def run_role(ctx, label, app_states):
     except ValueError:
         recap = {}
     return {"start": round(began_wall, 4), "end": round(began_wall + seconds, 4), "role_s": round(seconds, 2),
-            "rc": result.returncode, "recap": recap, "actions": role_actions(result.stdout),
+            "rc": result.returncode, "recap": recap, "actions": role_actions(outcome),
             "failure": failure_message(result.stdout), "slowest_tasks": parse.task_times(result.stdout)[:5]}
 
 

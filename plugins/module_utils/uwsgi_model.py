@@ -91,6 +91,14 @@ def binary(role):
     return role["venv"] + "/bin/uwsgi"
 
 
+def check_command(uwsgi, ini):
+    """How the role checks a candidate ini before it replaces the live one: strict mode rejects unknown
+    keys, and --get makes uWSGI exit before binding or importing anything. `--set vacuum=false` must
+    come after --ini: without it the check's own exit "vacuums" the pidfile2 and stats socket that the
+    ini names, which are the RUNNING app's (seen with uWSGI 2.0.31)."""
+    return [uwsgi, "--strict", "--ini", ini, "--set", "vacuum=false", "--get", "master"]
+
+
 def plugin_options(role):
     """Debian builds the Python support and the busyness algorithm as plugins: need-plugin (which,
     unlike plugins, fails at once on a missing one) comes first, before any key they define."""
@@ -338,6 +346,18 @@ def ini_options(app, role, python_version=""):
         rendered.update(activation_options(options))
     rendered.update(python_options(python_version))
     return rendered
+
+
+def option_lines(options):
+    """(key, value) of each ini line the options make, in order: a list repeats its key, booleans are
+    true/false, None and '' are left out (the generic ini loop)."""
+    pairs = []
+    for key, value in options.items():
+        if value is None or value == "":
+            continue
+        for item in as_list(value):
+            pairs.append((key, str(item).lower() if isinstance(item, bool) else str(item)))
+    return pairs
 
 
 def reload_marker(options):

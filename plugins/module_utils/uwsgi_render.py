@@ -37,11 +37,7 @@ def ini(app, options, managed=DEFAULT_MANAGED):
         "; not this file.",
         "[uwsgi]",
     ]
-    for key, value in options.items():
-        if value is None or value == "":
-            continue
-        for item in _items(value):
-            lines.append("%s = %s" % (key, str(item).lower() if isinstance(item, bool) else item))
+    lines += ["%s = %s" % pair for pair in model.option_lines(options)]
     return "\n".join(lines) + "\n"
 
 

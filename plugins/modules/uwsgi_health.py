@@ -121,91 +121,8 @@ elapsed:
   sample: 0.012
 """
 
-import os
-import socket
-import struct
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-
-
-def _connect(address, timeout):
-    if address.startswith("/"):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(address)
-        except Exception:
-            sock.close()
-            raise
-        return sock
-    host, _sep, port = address.rpartition(":")
-    host = host.strip("[]")
-    # uWSGI's "any address" forms are asked on loopback.
-    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1"}.get(host, host)
-    return socket.create_connection((host, int(port)), timeout=timeout)
-
-
-def _uwsgi_packet(path, host, address):
-    path_info, _sep, query = path.partition("?")
-    port = "0" if address.startswith("/") else address.rpartition(":")[2]
-    env = {
-        "REQUEST_METHOD": "GET",
-        "REQUEST_URI": path,
-        "PATH_INFO": path_info,
-        "QUERY_STRING": query,
-        "SERVER_PROTOCOL": "HTTP/1.0",
-        "SERVER_NAME": host,
-        "SERVER_PORT": port,
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": host,
-    }
-    body = b""
-    for key, value in env.items():
-        for item in (key.encode(), value.encode()):
-            body += struct.pack("<H", len(item)) + item
-    return struct.pack("<BHB", 0, len(body), 0) + body
-
-
-def _http_request(path, host):
-    return ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
-
-
-def request(address, protocol, path, host, timeout):
-    """Send one GET; return (status, body text)."""
-    payload = _uwsgi_packet(path, host, address) if protocol == "uwsgi" else _http_request(path, host)
-    sock = _connect(address, timeout)
-    try:
-        sock.sendall(payload)
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        sock.close()
-    answer = b"".join(chunks).decode("utf-8", "replace")
-    head, _sep, body = answer.partition("\r\n\r\n")
-    words = head.split(" ", 2)
-    if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
-        return 0, "no HTTP answer (%d bytes): %r" % (len(answer), answer[:80])
-    return int(words[1]), body
-
-
-def _inode(path):
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
-
-
-def _pid(path):
-    try:
-        with open(path) as pidfile:
-            return int(pidfile.read().strip())
-    except (OSError, ValueError):
-        return None
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_probe import Unhealthy, check
 
 
 def main():
@@ -229,59 +146,11 @@ def main():
     params = module.params
     if not params["path"].startswith("/"):
         module.fail_json(msg="path must start with '/', got %r" % params["path"])
-    start = time.monotonic()
-    deadline = start + params["timeout"]
-    result = dict(changed=False, status=0, body="", attempts=0, elapsed=0.0)
-
-    if params["recreated_file"]:
-        while _inode(params["recreated_file"]) in (None, params["recreated_file_inode"]):
-            # A reload leaves the pidfile alone; uWSGI's vacuum removes it when the master exits.
-            master = _pid(params["pidfile"]) if params["pidfile"] else -1
-            if master is None or (master > 0 and not os.path.exists("/proc/%d" % master)):
-                result["elapsed"] = round(time.monotonic() - start, 3)
-                module.fail_json(
-                    msg="the uWSGI master exited during the reload (pidfile %s: %s)"
-                    % (params["pidfile"], "gone" if master is None else "pid %d not running" % master),
-                    **result
-                )
-            if time.monotonic() >= deadline:
-                result["elapsed"] = round(time.monotonic() - start, 3)
-                module.fail_json(
-                    msg="uWSGI did not create %s anew within %s s: the reload did not happen or has not finished"
-                    % (params["recreated_file"], params["timeout"]),
-                    **result
-                )
-            time.sleep(0.05)
-
-    while True:
-        result["attempts"] += 1
-        try:
-            result["status"], body = request(
-                params["socket"], params["protocol"], params["path"], params["host"], params["request_timeout"]
-            )
-            result["body"] = body[:200]
-        except (OSError, ValueError) as exc:
-            result["status"], result["body"] = 0, "%s: %s" % (type(exc).__name__, exc)
-        result["elapsed"] = round(time.monotonic() - start, 3)
-        if result["status"] in params["status"]:
-            module.exit_json(**result)
-        if time.monotonic() + params["interval"] >= deadline:
-            break
-        time.sleep(params["interval"])
-
-    module.fail_json(
-        msg="GET %s on %s (%s) answered %s after %d attempts in %.1f s; expected %s"
-        % (
-            params["path"],
-            params["socket"],
-            params["protocol"],
-            result["status"] or result["body"],
-            result["attempts"],
-            result["elapsed"],
-            " or ".join(str(code) for code in params["status"]),
-        ),
-        **result
-    )
+    try:
+        result = check(**params)
+    except Unhealthy as exc:
+        module.fail_json(msg=exc.msg, changed=False, **exc.result)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

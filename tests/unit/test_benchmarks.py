@@ -1,5 +1,6 @@
 """benchmarks/: parsers, statistics, analyses, results.json shape and plots, on small synthetic input."""
 
+import json
 import sys
 
 import pytest
@@ -322,14 +323,14 @@ def test_safe_changes_windows_rates_gaps_and_time_to_serve():
     assert safe_changes.time_to_serve(polls, 100.0, 2) is None
 
 
-def test_safe_changes_parses_the_role_output():
-    out = ("TASK [pyops.uwsgi.uwsgi_production : Start, reload or restart each app and enable it at boot] ***\n"
-           "changed: [pyops-bench-safe] => (item=safe: reload)\nok: [pyops-bench-safe] => (item=plain: none)\n"
-           'fatal: [pyops-bench-safe]: FAILED! => {"changed": false, "msg": "health check failed"}\n'
-           'fatal: [pyops-bench-safe]: FAILED! => {"changed": false, "msg": "failed\\nRolled back to the last good"}\n'
-           "TASK [pyops.uwsgi.uwsgi_production : Bring each touched app back on its last good configuration] ***\n"
-           "changed: [pyops-bench-safe] => (item=safe: restart)\n")
-    assert safe_changes.role_actions(out) == {"safe": "reload", "plain": "none"}
+def test_safe_changes_reads_the_role_outcome_and_output(tmp_path):
+    outcome = tmp_path / "outcome.json"
+    outcome.write_text(json.dumps({"apps": {"safe": {"action": "reload", "state": "reloaded"},
+                                            "plain": {"action": "none", "state": "started"}}}))
+    assert safe_changes.role_actions(outcome) == {"safe": "reload", "plain": "none"}
+    assert safe_changes.role_actions(tmp_path / "missing.json") == {}
+    out = ('fatal: [pyops-bench-safe]: FAILED! => {"changed": false, "msg": "health check failed"}\n'
+           'fatal: [pyops-bench-safe]: FAILED! => {"changed": false, "msg": "failed\\nRolled back to the last good"}\n')
     assert safe_changes.failure_message(out) == "failed\nRolled back to the last good"
     assert safe_changes.failure_message("PLAY RECAP") == ""
 

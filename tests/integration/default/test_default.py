@@ -11,6 +11,8 @@ import uuid
 from paths import REPO, load_yaml
 from hostcheck import http_get, process_executable, unit_properties, uwsgi_processes, wait_for
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+
 DEFAULTS = load_yaml(REPO / "roles" / "uwsgi_production" / "defaults" / "main.yml")
 # The running scenario's apps.yml (molecule sets MOLECULE_SCENARIO_DIRECTORY; by hand: molecule/default).
 SCENARIO = pathlib.Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY") or REPO / "molecule" / "default")
@@ -113,9 +115,7 @@ def test_running_master_applied_the_busyness_settings(host):
 def test_the_check_the_role_runs_leaves_the_live_files_alone(host):
     """The role checks a new ini with uWSGI before installing it; that check must not vacuum the
     running app's pidfile2 and stats socket (uWSGI's --get alone does)."""
-    check = load_yaml(REPO / "roles" / "uwsgi_production" / "vars" / "main.yml")["_uwsgi_production_check_command"]
-    command = check.replace("{{ _uwsgi_production_binary }}", UWSGI).replace("%s", INI)
-    out = host.run(command)
+    out = host.run(" ".join(model.check_command(UWSGI, INI)))
     assert out.rc == 0, out.stderr
     assert "VACUUM" not in out.stdout + out.stderr
     for name in ("uwsgi.pid", "stats.sock", "uwsgi.sock"):

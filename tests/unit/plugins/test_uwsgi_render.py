@@ -48,4 +48,3 @@ def test_each_file_is_what_the_templates_wrote(case):
     assert sorted(files) == expected
     for kind, text in files.items():
         assert text == (GOLDEN / ("%s.%s" % (case["id"], kind))).read_text(), kind
-

@@ -1,10 +1,13 @@
-"""The role's templates rendered by Ansible itself on the controller (no host, a few seconds)."""
-
-import json
-import subprocess
+"""What the rendered ini, unit and socket unit say (plugins/module_utils/uwsgi_render.py, in-process)."""
 
 import pytest
-from paths import REPO
+import yaml
+from paths import ROLE
+
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render
+
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 
 APP = {
     "name": "demo",
@@ -21,14 +24,13 @@ APP = {
 }
 
 
-def render(tmp_path, app, **role_vars):
-    """Render the ini, unit and socket unit of `app`, with `role_vars` laid over the role's defaults."""
-    subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", str(REPO / "tests" / "unit" / "render.yml"),
-         "-e", json.dumps({"_app": app, "out_dir": str(tmp_path), **role_vars})],
-        check=True, capture_output=True, text=True,
-    )
-    return tuple((tmp_path / name).read_text() for name in ("app.ini", "app.service", "app.socket"))
+def render(_tmp_path, app, python="", **role_vars):
+    """The ini, unit and socket unit of `app`, with `role_vars` laid over the role's defaults."""
+    variables = dict(DEFAULTS, **role_vars)
+    role = {key[len("uwsgi_production_"):]: value for key, value in variables.items()}
+    options = model.ini_options(app, role, python)
+    return (uwsgi_render.ini(app, options), uwsgi_render.service(app, role, options, False),
+            uwsgi_render.socket(app, role))
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +230,7 @@ def test_system_method_plugins_can_be_set_by_an_app(tmp_path):
 def test_py_call_osafterfork_is_left_out_on_python_313_and_later(tmp_path, rendered, python, kept):
     """uWSGI 2.0.31 aborts every worker with it on Python 3.13+ (Debian 13); a Python the role could
     not ask (no output) keeps it. Nothing else in the ini changes."""
-    lines = ini_lines(render(tmp_path, APP, _uwsgi_production_python_version={"stdout": python})[0])
+    lines = ini_lines(render(tmp_path, APP, python=python.strip())[0])
     assert ("py-call-osafterfork = true" in lines) is kept
     others = [line for line in lines if not line.startswith("py-call-osafterfork")]
     assert others == [line for line in ini_lines(rendered[0]) if not line.startswith("py-call-osafterfork")]

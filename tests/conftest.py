@@ -3,7 +3,7 @@
 import pathlib
 import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
+REPO = pathlib.Path(__file__).resolve().parents[1]
 _root = REPO / ".cache" / "unit-collections"
 _link = _root / "ansible_collections" / "pyops" / "uwsgi"
 if not _link.exists():

@@ -1,0 +1,82 @@
+# Copyright (c) pyops engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which action applies a run's change to an app: the table of docs "Safe changes", as a function.
+
+tests/unit/plugins/test_uwsgi_actions.py holds that table.
+"""
+
+from __future__ import annotations
+
+# What `systemctl` does for each action, and the state systemd_service would name it by.
+SYSTEMCTL = {"start": "start", "restart": "restart", "reload": "reload", "none": None}
+STATES = {"start": "started", "restart": "restarted", "reload": "reloaded", "none": "started"}
+
+
+def choose_action(was_running, changed, restart_needed=False, install_changed=False, packages_changed=False):
+    """The gentlest action that applies this run's change to one app.
+
+    was_running      the app was running before the run touched it
+    changed          which of its files this run wrote or removed: a subset of ini, unit, socket, env
+    restart_needed   an option a graceful reload cannot apply differs from the app's last good ini
+    install_changed  this run changed the uWSGI install (a new build, Debian's packages newly installed)
+    packages_changed this run installed or upgraded the app's packages or requirements
+
+      start    the app was not running (new, stopped or failed)
+      restart  its unit, socket unit or secrets file changed (systemd reads them when the app starts), the
+               uWSGI binary changed, or an ini option that a reload cannot apply changed
+      reload   only options a graceful reload applies changed, or the app's packages (a reload loads the
+               new code)
+      none     nothing changed
+    """
+    changed = set(changed)
+    if not was_running:
+        return "start"
+    if install_changed or changed & {"unit", "socket", "env"} or ("ini" in changed and restart_needed):
+        return "restart"
+    if "ini" in changed or packages_changed:
+        return "reload"
+    return "none"
+
+
+def rollback_action(still_active, action, changed):
+    """How an app goes back to its last good configuration after a failed run: a reload if it is still
+    running and only its ini changed in a way a reload applies (so it keeps serving); else a restart."""
+    if still_active and action == "reload" and not set(changed) & {"unit", "socket", "env"}:
+        return "reload"
+    return "restart"
+
+
+def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, new, stopped):
+    """The message of a failed run: what failed, then how each app went back and answered.
+
+    rolled_back  the apps whose last good files were put back, in order
+    outcome      per app brought back: {state, error, health} (health: the check's result, with `msg` when
+                 it still fails; None when the check is off); an app missing here was not applied yet
+    paths        per app, its health check's path
+    new          the apps this run changed that had no last good configuration
+    stopped      of those, the ones that were running and were stopped
+    """
+    lines = [failure]
+    if rolled_back:
+        lines.append("Rolled back to the last good configuration on host %s (kept in %s):" % (host, last_good_dir))
+        for name in rolled_back:
+            entry = outcome.get(name)
+            text = "- app '%s': files restored" % name
+            if entry is None:
+                text += ", before they were applied."
+            elif entry["error"] is not None:
+                text += "; bringing it back FAILED: %s" % entry["error"]
+            else:
+                text += ", then %s" % entry["state"]
+                health = entry["health"]
+                if health is None:
+                    text += " (health check off)."
+                elif "msg" in health:
+                    text += ", but it STILL FAILS its health check: %s" % health["msg"]
+                else:
+                    text += "; it answers again (GET %s -> %s)." % (paths[name], health["status"])
+            lines += [text, ""]
+    if new:
+        lines.append("No earlier configuration to roll back to for app(s) %s (new to host %s):%s"
+                     % (", ".join(new), host, " stopped." if stopped else " left stopped."))
+    return "\n".join(lines).rstrip("\n")

@@ -1,0 +1,144 @@
+# Copyright (c) pyops engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ask a uWSGI app for a page from inside its host, over its HTTP socket or its uwsgi-protocol socket,
+until it answers with an expected status: the health check of the uwsgi_health and uwsgi_service
+modules. After a graceful reload it first waits until the master has created a file anew."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+
+
+def _connect(address, timeout):
+    if address.startswith("/"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except Exception:
+            sock.close()
+            raise
+        return sock
+    host, _sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    # uWSGI's "any address" forms are asked on loopback.
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1"}.get(host, host)
+    return socket.create_connection((host, int(port)), timeout=timeout)
+
+
+def _uwsgi_packet(path, host, address):
+    path_info, _sep, query = path.partition("?")
+    port = "0" if address.startswith("/") else address.rpartition(":")[2]
+    env = {
+        "REQUEST_METHOD": "GET",
+        "REQUEST_URI": path,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.0",
+        "SERVER_NAME": host,
+        "SERVER_PORT": port,
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": host,
+    }
+    body = b""
+    for key, value in env.items():
+        for item in (key.encode(), value.encode()):
+            body += struct.pack("<H", len(item)) + item
+    return struct.pack("<BHB", 0, len(body), 0) + body
+
+
+def _http_request(path, host):
+    return ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
+
+
+def request(address, protocol, path, host, timeout):
+    """Send one GET; return (status, body text)."""
+    payload = _uwsgi_packet(path, host, address) if protocol == "uwsgi" else _http_request(path, host)
+    sock = _connect(address, timeout)
+    try:
+        sock.sendall(payload)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        sock.close()
+    answer = b"".join(chunks).decode("utf-8", "replace")
+    head, _sep, body = answer.partition("\r\n\r\n")
+    words = head.split(" ", 2)
+    if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
+        return 0, "no HTTP answer (%d bytes): %r" % (len(answer), answer[:80])
+    return int(words[1]), body
+
+
+def inode(path):
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _pid(path):
+    try:
+        with open(path) as pidfile:
+            return int(pidfile.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class Unhealthy(Exception):
+    """The app did not answer as expected; `result` says what was seen."""
+
+    def __init__(self, msg, result):
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+def check(socket, protocol, path="/", host="localhost", status=(200,), timeout=30, request_timeout=5,
+          interval=0.5, recreated_file=None, recreated_file_inode=None, pidfile=None):
+    """Return the result dict (status, body, attempts, elapsed) of the first expected answer, or raise
+    Unhealthy with the message the role shows."""
+    address = socket
+    start = time.monotonic()
+    deadline = start + timeout
+    result = dict(status=0, body="", attempts=0, elapsed=0.0)
+
+    if recreated_file:
+        while inode(recreated_file) in (None, recreated_file_inode):
+            master = _pid(pidfile) if pidfile else -1
+            if master is None or (master > 0 and not os.path.exists("/proc/%d" % master)):
+                result["elapsed"] = round(time.monotonic() - start, 3)
+                raise Unhealthy(
+                    "the uWSGI master exited during the reload (pidfile %s: %s)"
+                    % (pidfile, "gone" if master is None else "pid %d not running" % master), result)
+            if time.monotonic() >= deadline:
+                result["elapsed"] = round(time.monotonic() - start, 3)
+                raise Unhealthy(
+                    "uWSGI did not create %s anew within %s s: the reload did not happen or has not finished"
+                    % (recreated_file, timeout), result)
+            time.sleep(0.05)
+
+    while True:
+        result["attempts"] += 1
+        try:
+            result["status"], body = request(address, protocol, path, host, request_timeout)
+            result["body"] = body[:200]
+        except (OSError, ValueError) as exc:
+            result["status"], result["body"] = 0, "%s: %s" % (type(exc).__name__, exc)
+        result["elapsed"] = round(time.monotonic() - start, 3)
+        if result["status"] in status:
+            return result
+        if time.monotonic() + interval >= deadline:
+            break
+        time.sleep(interval)
+
+    raise Unhealthy(
+        "GET %s on %s (%s) answered %s after %d attempts in %.1f s; expected %s"
+        % (path, address, protocol, result["status"] or result["body"], result["attempts"], result["elapsed"],
+           " or ".join(str(code) for code in status)), result)

@@ -1,0 +1,170 @@
+# Copyright (c) pyops engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role's files on the host: what is there, what should be, and writing the difference atomically.
+
+Used by the modules that run on the host (uwsgi_config, uwsgi_service); needs an AnsibleModule only for
+check mode, diff mode and failing.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import tempfile
+
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+
+KINDS = ("ini", "unit", "socket", "env")
+SECRET_DIFF = "(the secrets file of app %s: its content is never shown)\n"
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return None
+
+
+def uid_of(user):
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
+
+
+def gid_of(group):
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        return None
+
+
+def write_atomically(path, text, owner, group, mode):
+    """Write `text` to a new file beside `path` with its owner and mode, then rename it over `path`: a
+    reader (or a crash) sees the old file or the new one, never half of one."""
+    directory = os.path.dirname(path)
+    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        os.fchmod(handle, int(mode, 8))
+        os.fchown(handle, uid_of(owner), gid_of(group))
+        with os.fdopen(handle, "wb") as out:
+            out.write(text.encode("utf-8", "surrogateescape"))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+class Files:
+    """The files a run wants: each compared with the host's, and written or removed by apply()."""
+
+    def __init__(self, module):
+        self.module = module
+        self.changes = []       # (app, kind, path, action, text, owner, group, mode, secret)
+        self.dirs = []          # (path, mode) to create or fix
+        self.diffs = []
+        self.changed = False
+
+    def directory(self, path, mode):
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            self.dirs.append((path, mode))
+            self.changed = True
+            return
+        if stat.st_mode & 0o7777 != int(mode, 8) or stat.st_uid != 0 or stat.st_gid != 0:
+            self.dirs.append((path, mode))
+            self.changed = True
+
+    def want(self, app, kind, path, text, owner, group, mode, secret=False):
+        """`path` must hold `text`, owned by owner:group with `mode`."""
+        before = read_text(path)
+        attrs_differ = False
+        if before is not None:
+            stat = os.stat(path)
+            attrs_differ = (stat.st_mode & 0o7777 != int(mode, 8) or stat.st_uid != uid_of(owner)
+                            or stat.st_gid != gid_of(group))
+        if before == text and not attrs_differ:
+            return
+        self.changes.append((app, kind, path, "write" if before != text else "attrs", text, owner, group, mode, secret))
+        self.changed = True
+        if before != text:
+            self._diff(app, path, before or "", text, secret)
+
+    def absent(self, app, kind, path):
+        before = read_text(path)
+        if before is None:
+            return
+        self.changes.append((app, kind, path, "remove", None, None, None, None, kind == "env"))
+        self.changed = True
+        self._diff(app, path, before, "", kind == "env")
+
+    def _diff(self, app, path, before, after, secret):
+        if not self.module._diff:
+            return
+        if secret:
+            before = SECRET_DIFF % app if before else ""
+            after = SECRET_DIFF % app if after else ""
+        self.diffs.append({"before_header": path, "after_header": path, "before": before, "after": after})
+
+    def changed_content(self, kind):
+        """(app, new text) of each file of `kind` whose content changes."""
+        return [(c[0], c[4]) for c in self.changes if c[1] == kind and c[3] == "write"]
+
+    def changed_kinds(self, app):
+        return [kind for kind in KINDS if any(c[0] == app and c[1] == kind for c in self.changes)]
+
+    def report(self):
+        """{kind: [app names]} of the files changed, written or removed, and which of them were removed."""
+        out = {kind: sorted({c[0] for c in self.changes if c[1] == kind}) for kind in KINDS}
+        out["removed"] = {kind: sorted({c[0] for c in self.changes if c[1] == kind and c[3] == "remove"}) for kind in KINDS}
+        return out
+
+    @staticmethod
+    def empty_report():
+        out = {kind: [] for kind in KINDS}
+        out["removed"] = {kind: [] for kind in KINDS}
+        return out
+
+    def apply(self):
+        if self.module.check_mode:
+            return
+        for path, mode in self.dirs:
+            if not os.path.isdir(path):
+                os.makedirs(path)
+            os.chown(path, 0, 0)
+            os.chmod(path, int(mode, 8))
+        for _app, _kind, path, action, text, owner, group, mode, _secret in self.changes:
+            if action == "remove":
+                os.unlink(path)
+            elif action == "write":
+                write_atomically(path, text, owner, group, mode)
+            else:
+                os.chown(path, uid_of(owner), gid_of(group))
+                os.chmod(path, int(mode, 8))
+
+
+def restart_lines_of_text(text, keys):
+    """The `key = value` lines of an ini the role wrote whose key is one of `keys`, in order."""
+    found = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        key, sep, _value = line.partition("=")
+        if sep and key.strip() in keys:
+            found.append(line)
+    return found
+
+
+def restart_lines_of_options(options, keys):
+    return ["%s = %s" % (key, value) for key, value in model.option_lines(options) if key in keys]
+
+
+def restart_needed(good_ini, options, keys):
+    """Whether an option that a graceful reload cannot apply differs between the app's last good ini (what
+    last served; none for a new app) and the options it gets now."""
+    return restart_lines_of_text(read_text(good_ini), keys) != restart_lines_of_options(options, keys)

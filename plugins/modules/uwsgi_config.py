@@ -1,0 +1,212 @@
+#!/usr/bin/python
+# Copyright (c) pyops engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: uwsgi_config
+short_description: Write every file of a host's uWSGI apps in one call
+version_added: 0.2.0
+description:
+  - Works out each app's model (its effective options, sockets and unit directives) from the role's
+    variables, renders its ini, systemd unit, socket unit and secrets file, and writes those that differ
+    from what is on the host, each atomically with its owner and mode.
+  - Every changed ini is first checked by uWSGI's strict mode; if uWSGI rejects any of them, no file of any
+    app is written and the module fails naming the app and uWSGI's words.
+  - Reports, per app, which files changed and whether an option that a graceful reload cannot apply
+    changed since the app's last good ini, so the caller can choose between a reload and a restart.
+  - The internal module of the role C(pyops.uwsgi.uwsgi_production); its inputs have been validated.
+author:
+  - pyops engineers (@pyops)
+options:
+  apps:
+    description: The role's O(apps) (C(uwsgi_production_apps)); those with C(state=absent) are skipped.
+    type: list
+    elements: dict
+    required: true
+  role:
+    description:
+      - The role's variables without their C(uwsgi_production_) prefix (options, user, group, config_dir,
+        install_method, venv, version, python, socket_activation, unit_hardening, health_check,
+        restart_options, stop_timeout).
+    type: dict
+    required: true
+  secrets:
+    description: C(uwsgi_production_secrets). Never shown in the results or diffs.
+    type: dict
+    default: {}
+  managed:
+    description: The text of the header comment of each file (Ansible's C(ansible_managed)).
+    type: str
+    default: Ansible managed
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: A secrets file's diff never shows its content.
+"""
+
+EXAMPLES = r"""
+- name: Write every app's ini and units
+  pyops.uwsgi.uwsgi_config:
+    apps: "{{ uwsgi_production_apps }}"
+    role:
+      options: "{{ uwsgi_production_options }}"
+      config_dir: /etc/uwsgi-production
+    secrets: "{{ uwsgi_production_secrets }}"
+"""
+
+RETURN = r"""
+apps:
+  description: Per app to deploy, by name, what it is and what changed.
+  returned: always
+  type: dict
+  sample:
+    hello:
+      activated: true
+      changed: [ini]
+      restart_needed: false
+      health: {enabled: true, path: /, status: [200], host: localhost, timeout: 60, socket: 127.0.0.1:8080, protocol: http}
+      reload_marker: /run/uwsgi-hello/master.fifo
+      pidfile: /run/uwsgi-hello/uwsgi.pid
+changed_files:
+  description: The names of the apps whose ini, unit, socket unit or secrets file this call wrote or removed.
+  returned: always
+  type: dict
+  sample: {ini: [hello], unit: [], socket: [], env: []}
+python_version:
+  description: The major.minor version of the Python uWSGI runs the apps on, or an empty string.
+  returned: always
+  type: str
+  sample: "3.11"
+"""
+
+import os
+import subprocess
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render as render
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+
+
+def read_python_version(python):
+    """major.minor of the Python uWSGI embeds (the options depend on it); '' when it cannot be asked."""
+    try:
+        out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def version_label(role):
+    """"uWSGI <version>" in messages: the release built from PyPI, or what Debian's binary says it is."""
+    if role.get("install_method") != "system":
+        return str(role.get("version"))
+    try:
+        out = subprocess.run([model.SYSTEM_BINARY, "--version"], capture_output=True, text=True, timeout=30, check=False)
+        return out.stdout.strip() or "from Debian's packages"
+    except (OSError, subprocess.SubprocessError):
+        return "from Debian's packages"
+
+
+def check_ini(binary, config_dir, text):
+    """uWSGI's strict mode on a candidate ini (model.check_command): (ok, uWSGI's words)."""
+    handle, path = tempfile.mkstemp(prefix=".check-", suffix=".ini", dir=config_dir)
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        run = subprocess.run(model.check_command(binary, path),
+                             capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, str(exc)
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    return run.returncode == 0, (run.stderr.strip() or run.stdout.strip())
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            apps=dict(type="list", elements="dict", required=True),
+            role=dict(type="dict", required=True),
+            secrets=dict(type="dict", default={}, no_log=True),
+            managed=dict(type="str", default="Ansible managed"),
+        ),
+        supports_check_mode=True,
+    )
+    role, secrets, managed = module.params["role"], module.params["secrets"] or {}, module.params["managed"]
+    apps = model.present_apps(module.params["apps"])
+    python_version = read_python_version(role["python"])
+    with_secrets = set(model.secret_apps(secrets))
+
+    files = state.Files(module)
+    # Each app's user reads its own ini (0640, its group) through the directory, which others may cross
+    # but not list; only root reads the last good copies.
+    files.directory(role["config_dir"], "0711")
+    files.directory(model.last_good_dir(role), "0700")
+
+    result_apps = {}
+    for app in apps:
+        name = app["name"]
+        where = model.paths(role, name)
+        options = model.ini_options(app, role, python_version)
+        effective = model.effective_options(app, role)
+        activated = model.activated(app, role, effective)
+        group = model.app_group(app, role)
+        files.want(name, "ini", where["ini"], render.ini(app, options, managed), "root", group, "0640")
+        files.want(name, "unit", where["unit"],
+                   render.service(app, role, options, name in with_secrets, managed), "root", "root", "0644")
+        if activated:
+            files.want(name, "socket", where["socket_unit"], render.socket(app, role, managed), "root", "root", "0644")
+        else:
+            files.absent(name, "socket", where["socket_unit"])
+        if name in with_secrets:
+            files.want(name, "env", where["env"], render.env_file(app, secrets[name], managed), "root", "root", "0600",
+                       secret=True)
+        else:
+            files.absent(name, "env", where["env"])
+        result_apps[name] = {
+            "activated": activated,
+            "restart_needed": state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
+            "health": model.health_check(app, role, effective),
+            "reload_marker": model.reload_marker(options),
+            "pidfile": where["pidfile"],
+            "group": group,
+            "unit": model.unit_name(name),
+            "socket_unit": model.socket_unit_name(name),
+        }
+
+    # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
+    # never reaches a running service and no app is left half-configured.
+    if not module.check_mode or os.path.exists(model.binary(role)):
+        rejected = []
+        for name, text in files.changed_content("ini"):
+            if not os.path.isdir(role["config_dir"]):
+                break  # check mode on a fresh host: nothing to check against yet
+            ok, words = check_ini(model.binary(role), role["config_dir"], text)
+            if not ok:
+                rejected.append(
+                    "uwsgi_production_apps: uWSGI %s rejected the options of app '%s' (uwsgi_production_options combined "
+                    "with its options), so the live config was left as it was: %s" % (version_label(role), name, words))
+        if rejected:
+            module.fail_json(msg="\n".join(rejected), apps=result_apps, changed_files=files.empty_report(),
+                             python_version=python_version)
+
+    files.apply()
+    for name, info in result_apps.items():
+        info["changed"] = files.changed_kinds(name)
+    module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
+                     python_version=python_version)
+
+
+if __name__ == "__main__":
+    main()

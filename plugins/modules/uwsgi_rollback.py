@@ -1,0 +1,201 @@
+#!/usr/bin/python
+# Copyright (c) pyops engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: uwsgi_rollback
+short_description: Put back the last good configuration of every uWSGI app a failed run changed
+version_added: 0.2.0
+description:
+  - The rescue of the role C(pyops.uwsgi.uwsgi_production), when uWSGI rejected an ini or an app did not start or
+    failed its health check.
+  - Every app whose files the run changed gets its last good ini, unit, socket unit and secrets file back; those
+    the run had already started, reloaded or restarted are brought back on them (a reload if that is all the way
+    back needs, so they keep serving) and asked for their health-check page again. An app with no last good
+    configuration (a new app) is stopped, its socket unit first.
+  - Always fails, with the run's failure followed by what was rolled back and how each app answered.
+author:
+  - pyops engineers (@pyops)
+options:
+  failure:
+    description: What failed (the failed task's message).
+    type: str
+    required: true
+  config:
+    description: The result of M(pyops.uwsgi.uwsgi_config) in the failed run (its C(apps) and C(changed_files)).
+    type: dict
+    required: true
+  service:
+    description: The result of M(pyops.uwsgi.uwsgi_service) in the failed run, if it ran (its C(apps) and C(touched)).
+    type: dict
+    default: {}
+  config_dir:
+    description: The role's configuration directory (C(uwsgi_production_config_dir)).
+    type: path
+    required: true
+  host:
+    description: The inventory name of the host, for the message.
+    type: str
+    required: true
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: none
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Restore the last good configuration of the apps this run changed
+  pyops.uwsgi.uwsgi_rollback:
+    failure: "{{ ansible_failed_result.msg }}"
+    config: "{{ _config }}"
+    service: "{{ _service }}"
+    config_dir: /etc/uwsgi-production
+    host: "{{ inventory_hostname }}"
+"""
+
+RETURN = r"""
+rolled_back:
+  description: Per app rolled back, how it was brought back (C(reloaded), C(restarted), or null when it had not been applied yet) and its health check's status.
+  returned: always
+  type: dict
+stopped:
+  description: The new apps that were stopped (they had no earlier configuration).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+
+
+def systemctl(*args):
+    return subprocess.run(["systemctl"] + list(args), capture_output=True, text=True, check=False)
+
+
+def restore(good, live, owner, group, mode):
+    """Put the last good copy back over the live file."""
+    state.write_atomically(live, state.read_text(good), owner, group, mode)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            failure=dict(type="str", required=True),
+            config=dict(type="dict", required=True),
+            service=dict(type="dict", default={}),
+            config_dir=dict(type="path", required=True),
+            host=dict(type="str", required=True),
+        ),
+        supports_check_mode=False,
+    )
+    params = module.params
+    config, service = params["config"], params["service"] or {}
+    apps = config.get("apps") or {}
+    changed_files = config.get("changed_files") or {}
+    role = {"config_dir": params["config_dir"]}
+    touched = list(service.get("touched") or [])
+    chosen = {name: info.get("action", "none") for name, info in (service.get("apps") or {}).items()}
+
+    def changed(name):
+        return {kind for kind in state.KINDS if name in (changed_files.get(kind) or [])}
+
+    # The apps whose files this run changed (in the order of uwsgi_production_apps), and of those the ones
+    # with a last good configuration to go back to.
+    candidates = [name for name in apps if changed(name)]
+    rollback = [name for name in candidates if os.path.exists(model.paths(role, name)["good_ini"])]
+    sockets_changed = [name for name in rollback if "socket" in changed(name)]
+
+    reload_units = False
+    for name in rollback:
+        where, kinds, info = model.paths(role, name), changed(name), apps[name]
+        if "ini" in kinds:
+            restore(where["good_ini"], where["ini"], "root", info["group"], "0640")
+        if "env" in kinds:
+            if os.path.exists(where["good_env"]):
+                restore(where["good_env"], where["env"], "root", "root", "0600")
+            elif os.path.exists(where["env"]):
+                os.unlink(where["env"])
+        # A changed socket unit or secrets file counts as a changed unit.
+        if kinds & {"unit", "socket", "env"}:
+            restore(where["good_unit"], where["unit"], "root", "root", "0644")
+            reload_units = True
+        if "socket" in kinds:
+            # The app is brought back below; it must let go of the sockets systemd is about to bind.
+            systemctl("stop", info["unit"])
+            systemctl("stop", info["socket_unit"])
+            if os.path.exists(where["good_socket_unit"]):
+                restore(where["good_socket_unit"], where["socket_unit"], "root", "root", "0644")
+            elif os.path.exists(where["socket_unit"]):
+                os.unlink(where["socket_unit"])
+    if reload_units:
+        systemctl("daemon-reload")
+    for name in sockets_changed:
+        if os.path.exists(model.paths(role, name)["good_socket_unit"]):
+            systemctl("start", apps[name]["socket_unit"])
+
+    # The apps a rollback brings back: those with a last good configuration that this run touched, or
+    # stopped to change their listening sockets. A reload if the app still runs and a reload is all the way
+    # back needs; otherwise a restart.
+    bring_back = [name for name in rollback if name in touched or name in sockets_changed]
+    outcome = {}
+    for name in bring_back:
+        info = apps[name]
+        active = systemctl("show", "--property=ActiveState", "--value", info["unit"]).stdout.strip() == "active"
+        back = actions.rollback_action(active, chosen.get(name, "none"), changed(name))
+        marker = probe.inode(info["reload_marker"]) if back == "reload" and info.get("reload_marker") else None
+        # A socket unit fails when its service hit a start limit (units written by an earlier version of the
+        # role have one), and a failed unit refuses to start: clear both first.
+        systemctl("reset-failed", info["unit"], *([info["socket_unit"]] if info["activated"] else []))
+        run = systemctl(back, info["unit"])
+        entry = {"state": actions.STATES[back], "error": None, "health": None}
+        outcome[name] = entry
+        if run.returncode != 0:
+            entry["error"] = (run.stderr or run.stdout).strip()
+            continue
+        health = info["health"]
+        if not health.get("enabled", True):
+            continue
+        try:
+            entry["health"] = probe.check(
+                health["socket"], health["protocol"], health["path"], health["host"], health["status"],
+                float(health["timeout"]), recreated_file=info["reload_marker"] if marker else None,
+                recreated_file_inode=marker, pidfile=info["pidfile"])
+        except probe.Unhealthy as exc:
+            entry["health"] = dict(exc.result, msg=exc.msg)
+
+    # A new app that failed has no earlier configuration to go back to: it is stopped, its sockets first
+    # (a connection waiting in one would start it again at once).
+    new = [name for name in candidates if name not in rollback]
+    stopped = []
+    for name in new:
+        if name not in touched:
+            continue
+        info = apps[name]
+        if info["activated"]:
+            systemctl("stop", info["socket_unit"])
+            systemctl("disable", info["socket_unit"])
+        # Only a running one: a failed unit stays failed, with its exit status, for the operator to see.
+        running = systemctl("show", "--property=ActiveState", "--value", info["unit"]).stdout.strip()
+        if running in ("active", "activating", "reloading") and systemctl("stop", info["unit"]).returncode == 0:
+            stopped.append(name)
+
+    text = actions.rollback_report(params["failure"], params["host"], model.last_good_dir(role), rollback, outcome,
+                                   {name: apps[name]["health"]["path"] for name in rollback}, new, stopped)
+    module.fail_json(msg=text, rolled_back=outcome, stopped=stopped, changed=True)
+
+
+if __name__ == "__main__":
+    main()

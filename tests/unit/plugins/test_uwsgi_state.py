@@ -1,0 +1,79 @@
+"""The role's files on the host: compared, written atomically with owner and mode, diffed, removed."""
+
+import os
+import types
+
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+
+ME = os.getuid()
+
+
+def flags(check=False, diff=True):
+    """What uwsgi_state reads of an AnsibleModule: check mode and diff mode."""
+    return types.SimpleNamespace(check_mode=check, _diff=diff)
+
+
+def owner():
+    import grp
+    import pwd
+    return pwd.getpwuid(ME).pw_name, grp.getgrgid(os.getgid()).gr_name
+
+
+def test_a_file_that_differs_is_written_with_its_mode_and_a_diff(tmp_path):
+    user, group = owner()
+    path = tmp_path / "shop.ini"
+    path.write_text("harakiri = 60\n")
+    files = state.Files(flags())
+    files.want("shop", "ini", str(path), "harakiri = 30\n", user, group, "0640")
+    assert files.changed and files.changed_content("ini") == [("shop", "harakiri = 30\n")]
+    assert files.diffs == [{"before_header": str(path), "after_header": str(path),
+                            "before": "harakiri = 60\n", "after": "harakiri = 30\n"}]
+    files.apply()
+    assert path.read_text() == "harakiri = 30\n"
+    assert oct(path.stat().st_mode & 0o777) == "0o640"
+    assert files.report()["ini"] == ["shop"] and files.changed_kinds("shop") == ["ini"]
+    assert [p.name for p in tmp_path.iterdir()] == ["shop.ini"]  # no temporary file left
+
+
+def test_the_same_file_is_no_change(tmp_path):
+    user, group = owner()
+    path = tmp_path / "shop.ini"
+    path.write_text("x\n")
+    path.chmod(0o640)
+    files = state.Files(flags())
+    files.want("shop", "ini", str(path), "x\n", user, group, "0640")
+    assert not files.changed and files.report()["ini"] == []
+
+
+def test_a_wrong_mode_alone_is_fixed_without_a_content_diff(tmp_path):
+    user, group = owner()
+    path = tmp_path / "shop.env"
+    path.write_text("A=1\n")
+    path.chmod(0o644)
+    files = state.Files(flags())
+    files.want("shop", "env", str(path), "A=1\n", user, group, "0600", secret=True)
+    assert files.changed and files.diffs == [] and files.changed_content("env") == []
+    files.apply()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_secrets_diff_never_shows_the_content(tmp_path):
+    user, group = owner()
+    files = state.Files(flags())
+    files.want("shop", "env", str(tmp_path / "shop.env"), 'TOKEN="s3cret"\n', user, group, "0600", secret=True)
+    files.absent("blog", "env", str(tmp_path / "missing.env"))
+    assert "s3cret" not in repr(files.diffs)
+    assert files.diffs[0]["after"].startswith("(the secrets file of app shop")
+
+
+def test_check_mode_reports_and_writes_nothing(tmp_path):
+    user, group = owner()
+    old = tmp_path / "old.socket"
+    old.write_text("[Socket]\n")
+    files = state.Files(flags(check=True))
+    files.directory(str(tmp_path / "last-good"), "0700")
+    files.want("shop", "unit", str(tmp_path / "shop.service"), "[Service]\n", user, group, "0644")
+    files.absent("shop", "socket", str(old))
+    files.apply()
+    assert files.changed and files.report()["removed"]["socket"] == ["shop"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.socket"]
