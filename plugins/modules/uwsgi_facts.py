@@ -15,6 +15,9 @@ description:
     whether every service account exists as the role makes it, and which apps' virtualenvs exist.
   - The role skips each install step whose outcome is already on the host, so a run that changes nothing
     makes one call here instead of one per package manager, account and app.
+  - Fails, before anything on the host changes, when an app's existing virtualenv was made by another
+    Python (major.minor) than the one uWSGI embeds (C(uwsgi_production_python); Debian's
+    C(/usr/bin/python3) with the system method), because uWSGI could not import the app's packages from it.
   - The internal module of the role C(pyops.uwsgi.uwsgi_production).
 author:
   - pyops engineers (@pyops)
@@ -25,7 +28,7 @@ options:
     elements: dict
     required: true
   role:
-    description: The role's variables without their C(uwsgi_production_) prefix (user, group, venv, install_method).
+    description: The role's variables without their C(uwsgi_production_) prefix (user, group, venv, install_method, python).
     type: dict
     required: true
   packages:
@@ -78,10 +81,15 @@ existing_venvs:
   returned: always
   type: list
   elements: str
+python_version:
+  description: The major.minor version of the Python uWSGI embeds, or an empty string when it cannot be asked.
+  returned: always
+  type: str
 """
 
 import glob
 import grp
+import json
 import os
 import pwd
 import re
@@ -127,6 +135,32 @@ def account_ok(user, group):
         return False
 
 
+def python_version(python):
+    """major.minor of a Python interpreter; '' when it cannot be asked."""
+    try:
+        run = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return run.stdout.strip() if run.returncode == 0 else ""
+
+
+def venv_version(venv):
+    """major.minor of the Python that made a virtualenv, from its pyvenv.cfg (venv's `version`, or
+    virtualenv's `version_info`); '' when it does not say."""
+    found = {}
+    try:
+        with open(os.path.join(venv, "pyvenv.cfg")) as cfg:
+            for line in cfg:
+                key, sep, value = line.partition("=")
+                if sep:
+                    found[key.strip()] = value.strip()
+    except OSError:
+        return ""
+    match = re.match(r"^(\d+)\.(\d+)", found.get("version_info") or found.get("version") or "")
+    return "%s.%s" % match.groups() if match else ""
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -138,15 +172,33 @@ def main():
     )
     role, apps = module.params["role"], module.params["apps"]
     present = model.present_apps(apps)
+    existing = [app for app in present
+                if app.get("virtualenv") and os.path.exists(os.path.join(app["virtualenv"], "bin", "python"))]
+    # Debian's python3 plugin embeds /usr/bin/python3; the pip method's uWSGI, uwsgi_production_python.
+    python = "/usr/bin/python3" if role.get("install_method") == "system" else role["python"]
+    embedded = python_version(python)
+    wrong = []
+    for index, app in enumerate(apps):
+        if app in existing and embedded:
+            made_by = venv_version(app["virtualenv"])
+            if made_by and made_by != embedded:
+                wrong.append(
+                    "uwsgi_production_apps[%d].virtualenv = %s (app %s) was made by Python %s, but uWSGI embeds Python %s "
+                    "(%s): uWSGI could not import the app's packages from it. Make the virtualenv with %s "
+                    "(or remove it: the role makes it when the app lists packages)."
+                    % (index, json.dumps(app["virtualenv"]), json.dumps(app["name"]), made_by, embedded,
+                       python, python))
+    if wrong:
+        module.fail_json(msg="\n".join(wrong), python_version=embedded)
     module.exit_json(
         changed=False,
+        python_version=embedded,
         apt_lists=bool(glob.glob("/var/lib/apt/lists/*_Packages*")),
         packages_missing=missing_packages(module.params["packages"]),
         binary_exists=os.path.exists(model.binary(role)),
         pip_version=pip_version(role["venv"]),
         accounts_ok=all(account_ok(user, group) for user, group in model.accounts(apps, role)),
-        existing_venvs=[app["name"] for app in present
-                        if app.get("virtualenv") and os.path.exists(os.path.join(app["virtualenv"], "bin", "python"))],
+        existing_venvs=[app["name"] for app in existing],
     )
 
 

@@ -14,7 +14,8 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from paths import REPO, load_yaml
-from test_build import GALAXY, TARBALL, built, clean_env, run  # noqa: F401  (built: a fixture)
+# `built` is a fixture of test_build, used by the fixture below.
+from test_build import GALAXY, TARBALL, built, clean_env, run  # noqa: F401 pylint: disable=unused-import
 
 AWX = REPO / "examples" / "awx"
 EE_FILE = AWX / "execution-environment.yml"

@@ -27,6 +27,8 @@ PLAYBOOK = REPO / "tests" / "unit" / "preflight.yml"
 DEFAULTS = load_yaml(ROLE / "defaults" / "main.yml")
 ARGUMENT_VALIDATION = "Validating arguments against arg spec 'main'"
 CHECK = load_yaml(ROLE / "tasks" / "preflight.yml")[0]["name"]
+# The read-only look at the host (uwsgi_facts, whose virtualenv check belongs to the preflight too).
+FACTS = next(task["name"] for task in load_yaml(ROLE / "tasks" / "main.yml") if "pyops.uwsgi.uwsgi_facts" in task)
 # `listen` above this makes uWSGI refuse to start; the role reads it from the host, as the test does.
 SOMAXCONN = int(pathlib.Path("/proc/sys/net/core/somaxconn").read_text())
 SECRET = "s3cret-value-never-shown"
@@ -113,6 +115,13 @@ CASES = [
         "uwsgi_production_apps[0].socket = \"run/shop.sock\"|from 1 to 65535|uwsgi_production_stop_timeout = 30",
         uwsgi_production_stop_timeout=30,
         uwsgi_production_apps=[app(socket="run/shop.sock"), app(name="blog", http_socket="127.0.0.1:0")]),
+    # --- nothing smuggles a line into a file, nor runs the app as another user (issue 14) ---
+    bad("socket_unit_injection", "uwsgi_production_apps[0].socket", "line break or NUL|socket unit",
+        uwsgi_production_apps=[app(socket="/run/uwsgi-shop/uwsgi.sock\nExecStartPost=/bin/touch /x")]),
+    bad("hardening_user_root", "uwsgi_production_apps[0].unit_hardening.User = \"root\"", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"User": "root"})]),
+    bad("secret_value_nul", "uwsgi_production_secrets.shop.TOKEN", "its value is not shown",
+        uwsgi_production_secrets={"shop": {"TOKEN": SECRET + "\x00B=2"}}, uwsgi_production_apps=[app()]),
     # --- good inputs: every check passes ---
     good("good_readme_example", uwsgi_production_apps=[app(
         virtualenv="/srv/shop/venv", http_socket="127.0.0.1:8080",
@@ -213,7 +222,7 @@ def test_one_run_checked_every_case_and_nothing_but_the_preflight(report):
     assert report.run.returncode == 2, report.run.stderr  # some hosts failed, none unreachable
     for task in report.tasks():
         name = task_name(task)
-        assert name.startswith(ARGUMENT_VALIDATION) or name == CHECK, name
+        assert name.startswith(ARGUMENT_VALIDATION) or name in (CHECK, FACTS), name
     for host, stats in report.data["stats"].items():
         assert stats["changed"] == 0 and stats["unreachable"] == 0, host
 
@@ -266,6 +275,7 @@ def test_secret_values_never_appear_in_the_results(report):
     """uwsgi_production_secrets are checked without showing a value, even in the full JSON results."""
     for value in secret_values():
         assert value not in report.run.stdout + report.run.stderr
+    assert SECRET not in report.run.stdout + report.run.stderr
 
 
 def test_secret_values_never_appear_in_the_verbose_output(tmp_path):
@@ -275,3 +285,4 @@ def test_secret_values_never_appear_in_the_verbose_output(tmp_path):
     assert env_run.returncode == 2 and "uwsgi_production_secrets.shop.DB-URL is not usable" in env_run.stdout
     for value in secret_values():
         assert value not in env_run.stdout + env_run.stderr
+    assert SECRET not in env_run.stdout + env_run.stderr

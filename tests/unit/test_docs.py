@@ -144,7 +144,7 @@ def test_every_link_and_anchor_resolves(document):
     for target in INLINE_LINK.findall(text):
         if re.match(r"[a-z]+\\?:", target):
             continue  # an absolute URL (the role README's are checked above)
-        file_part, _, anchor = target.partition("#")
+        file_part, _sep, anchor = target.partition("#")
         linked = (path.parent / file_part).resolve() if file_part else path
         if not linked.exists():
             broken.append(f"{target}: no such file")
