@@ -87,6 +87,7 @@ python_version:
 """
 
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -117,19 +118,16 @@ def version_label(role):
         return "from Debian's packages"
 
 
-def check_ini(binary, config_dir, text):
-    """uWSGI's strict mode on a candidate ini (model.check_command): (ok, uWSGI's words)."""
-    handle, path = tempfile.mkstemp(prefix=".check-", suffix=".ini", dir=config_dir)
+def check_ini(binary, scratch, name, text):
+    """uWSGI's strict mode on a candidate ini (model.check_command), written into a private scratch
+    directory (as Ansible's validate= writes its candidate elsewhere than the live file): (ok, uWSGI's words)."""
+    path = os.path.join(scratch, "%s.ini" % name)
     try:
-        with os.fdopen(handle, "w") as out:
+        with open(path, "w") as out:
             out.write(text)
-        run = subprocess.run(model.check_command(binary, path),
-                             capture_output=True, text=True, timeout=60, check=False)
+        run = subprocess.run(model.check_command(binary, path), capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         return False, str(exc)
-    finally:
-        if os.path.exists(path):
-            os.unlink(path)
     return run.returncode == 0, (run.stderr.strip() or run.stdout.strip())
 
 
@@ -187,16 +185,18 @@ def main():
 
     # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
     # never reaches a running service and no app is left half-configured.
-    if not module.check_mode or os.path.exists(model.binary(role)):
-        rejected = []
-        for name, text in files.changed_content("ini"):
-            if not os.path.isdir(role["config_dir"]):
-                break  # check mode on a fresh host: nothing to check against yet
-            ok, words = check_ini(model.binary(role), role["config_dir"], text)
-            if not ok:
-                rejected.append(
-                    "uwsgi_production_apps: uWSGI %s rejected the options of app '%s' (uwsgi_production_options combined "
-                    "with its options), so the live config was left as it was: %s" % (version_label(role), name, words))
+    # (In check mode on a fresh host there is no uWSGI yet to ask.)
+    candidates = files.changed_content("ini")
+    if candidates and (not module.check_mode or os.path.exists(model.binary(role))):
+        scratch = tempfile.mkdtemp(prefix="uwsgi-production-check-")
+        try:
+            checked = [(name,) + check_ini(model.binary(role), scratch, name, text) for name, text in candidates]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        rejected = [
+            "uwsgi_production_apps: uWSGI %s rejected the options of app '%s' (uwsgi_production_options combined "
+            "with its options), so the live config was left as it was: %s" % (version_label(role), name, words)
+            for name, ok, words in checked if not ok]
         if rejected:
             module.fail_json(msg="\n".join(rejected), apps=result_apps, changed_files=files.empty_report(),
                              python_version=python_version)
