@@ -15,7 +15,9 @@ not convert them: a number given where the spec says str is still a number here,
 The rules were Jinja asserts (tasks/preflight.yml up to 0.1.0) and keep their semantics, which are
 Python's with Jinja's tests: ``integer`` is an int but not a bool, ``number`` includes bools, a regex
 is matched against the value as text (so ``$`` also matches before a final newline, as Python's
-``re.match`` does), and ``| int`` turns what it cannot read into 0.
+``re.match`` does), and ``| int`` turns what it cannot read into 0. After them come the rules that keep
+every rendered file's structure (no key or value adds a line, a key or a directive) and identity and
+privilege the role's (JINJA_RULES, then RULES).
 
 Plain functions of plain data, tested in-process (tests/unit/plugins/test_uwsgi_validate.py).
 """
@@ -774,7 +776,238 @@ def _listen_queue(inputs):
                    % (source, to_json(listen), _text(inputs.somaxconn), _where(source, index, app)))
 
 
-RULES = (
+# --- Everything the role renders into a file: one rule ------------------------------------------------
+# Every key and value that reaches an app's ini, unit, socket unit or secrets file is one line of it (or
+# part of one), so none may hold a line break or NUL: it would start a line, a key or a directive of its
+# own. A line break is anything Python's str.splitlines() breaks at. Besides: an ini key must not hold
+# '=' nor start with ';', '#' or '[' (a comment or a section) nor begin or end with a space; a unit key
+# is a directive name; a value at the end of a unit line must not end with a backslash (systemd would
+# join the next line to it); a path in the unit's ExecStart= command line must not split it.
+LINE_BREAKS = "\n\r\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+UNIT_KEY = r"[A-Za-z][A-Za-z0-9]*"
+COMMAND_LINE_UNSAFE = r"[\s\"'\\$]"
+# The characters that the environment, secrets and crons rules already report in their values.
+REPORTED_BREAKS = "\n\r"
+# The kinds of field of _rendered() that are keys (the message's variable shows them).
+KEY_KINDS = ("ini key", "unit key", "variable name", "key")
+
+LINE_BREAK_RULE = "must not hold a line break or NUL: the role writes it into %s, where it would start a line of its own"
+INI_KEY_RULE = ("is not a usable ini key: it must not be empty, hold '=', start with ';', '#' or '[', or begin or end with"
+                " a space (uWSGI would read another key, a comment or a section)")
+UNIT_KEY_RULE = "is not a systemd directive name: it must be letters and digits, starting with a letter"
+BACKSLASH_RULE = "must not end with a backslash: systemd would join the next line of %s to it"
+COMMAND_LINE_RULE = ("must not hold spaces, quotes, backslashes or '$': it is part of the ExecStart= command line of every"
+                     " app's unit, where they would split or change its arguments")
+# The master fifo is written to by the unit's ExecStop= shell command.
+SHELL_PATH = r"/[A-Za-z0-9_./-]*"
+SHELL_PATH_RULE = ("must be an absolute path of letters, digits, '_', '.', '-' and '/': the app's unit writes to it in its"
+                   " ExecStop= shell command")
+
+# The directives unit_hardening (the role's and an app's) may set: systemd's sandboxing and resource
+# limits (every key of the role's default uwsgi_production_unit_hardening is one). The app's user and
+# groups, its commands, environment and everything else in its unit are the role's alone.
+SANDBOXING = frozenset((
+    # The role's default sandbox (defaults/main.yml).
+    "NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "ProtectKernelTunables",
+    "ProtectKernelModules", "ProtectKernelLogs", "ProtectClock", "ProtectHostname", "ProtectControlGroups", "ProtectProc",
+    "ProcSubset", "RestrictAddressFamilies", "RestrictNamespaces", "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality",
+    "MemoryDenyWriteExecute", "RemoveIPC", "CapabilityBoundingSet", "AmbientCapabilities", "SystemCallFilter",
+    "SystemCallArchitectures", "SystemCallErrorNumber", "UMask",
+    # The file system.
+    "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "ExecPaths", "NoExecPaths", "TemporaryFileSystem",
+    "BindReadOnlyPaths", "PrivateMounts",
+    # Devices, users, IPC, the network.
+    "DevicePolicy", "DeviceAllow", "PrivateUsers", "PrivateIPC", "PrivateNetwork", "KeyringMode", "IPAddressAllow",
+    "IPAddressDeny", "RestrictNetworkInterfaces", "SocketBindAllow", "SocketBindDeny", "RestrictFileSystems",
+    "SystemCallLog",
+    # Resource limits.
+    "LimitCPU", "LimitFSIZE", "LimitDATA", "LimitSTACK", "LimitCORE", "LimitRSS", "LimitNOFILE", "LimitAS", "LimitNPROC",
+    "LimitMEMLOCK", "LimitLOCKS", "LimitSIGPENDING", "LimitMSGQUEUE", "MemoryHigh", "MemoryMax", "MemorySwapMax",
+    "TasksMax", "CPUQuota", "CPUWeight", "IOWeight",
+))
+# Ambient capabilities are privileges the app's user holds (CAP_SETUID, for one, makes it root): only this.
+AMBIENT_CAPABILITIES = frozenset(("CAP_NET_BIND_SERVICE",))
+HARDENING_RULE = ("is not a sandboxing directive that unit_hardening may set (the allow-list is in the description of"
+                  " uwsgi_production_unit_hardening): the app's user, groups, commands and environment are the role's"
+                  " alone")
+AMBIENT_RULE = ('may only be "" or CAP_NET_BIND_SERVICE: an ambient capability is a privilege of the app\'s user'
+                " (CAP_SETUID or CAP_SYS_ADMIN, for one, make it root)")
+
+# Groups that grant privilege on Debian (base-passwd's users-and-groups and common packages): a service
+# group is never one of them.
+PRIVILEGED_GROUPS = ("adm", "admin", "bin", "daemon", "dialout", "disk", "docker", "input", "kmem", "kvm", "libvirt", "lp",
+                     "lxd", "operator", "root", "shadow", "staff", "sudo", "sys", "systemd-journal", "tty", "utmp", "wheel")
+PRIVILEGED_RULE = "must not be root or a group that grants privilege (%s): %%s" % ", ".join(PRIVILEGED_GROUPS)
+ACCOUNT_RULE = ("must be a system account name (1-32 lowercase letters, digits, '_' or '-', not starting with a digit"
+                " or '-')")
+
+
+def _path(base, key):
+    """A variable's key in messages: `.key` when it is a plain name, else `[<key as JSON>]`."""
+    if isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        return "%s.%s" % (base, key)
+    return "%s[%s]" % (base, to_json(key))
+
+
+def _values(path, value):
+    """(path, item) of a scalar value, or of each item of a list."""
+    if _is_list(value):
+        return [("%s[%d]" % (path, number), item) for number, item in enumerate(value)]
+    return [(path, value)]
+
+
+def _mapping(base, value, key_kind, value_kind, target):
+    """The fields of a dict that is rendered key by key."""
+    fields = []
+    for key, item in _dict(value).items():
+        path = _path(base, key)
+        fields.append((path, key, key_kind, target))
+        fields += [(item_path, element, value_kind, target) for item_path, element in _values(path, item)]
+    return fields
+
+
+def _rendered(inputs):
+    """(variable, value, kind, file) of every key and value the role renders into a file."""
+    every_ini, every_unit = "every app's ini", "every app's unit"
+    fields = _mapping("uwsgi_production_options", inputs.get("options"), "ini key", "value", every_ini)
+    fields += _mapping("uwsgi_production_unit_hardening", inputs.get("unit_hardening"), "unit key", "unit value", every_unit)
+    for name in ("user", "group"):
+        fields.append((PREFIX + name, inputs.get(name), "unit value", "the unit, socket unit and ini of each app that runs as it"))
+    fields.append((PREFIX + "stop_timeout", inputs.get("stop_timeout"), "unit value", every_unit))
+    for name in ("config_dir", "venv"):
+        fields.append((PREFIX + name, inputs.get(name), "command line", every_unit))
+    for index, app in enumerate(inputs.apps):
+        fields.append(("uwsgi_production_apps[%d].name" % index, app.get("name"), "unit value", "the app's unit and ini"))
+    for index, app in inputs.deployed:
+        base = "uwsgi_production_apps[%d]" % index
+        ini, unit = "the app's ini", "the app's unit"
+        for key in ("module", "wsgi_file", "chdir", "virtualenv", "procname_prefix"):
+            fields.append(("%s.%s" % (base, key), app.get(key), "value", ini))
+        for key in ("socket", "http_socket", "user", "group", "socket_group"):
+            fields.append(("%s.%s" % (base, key), app.get(key), "unit value", "the app's ini, unit and socket unit"))
+        fields += _mapping(base + ".environment", app.get("environment"), "variable name", "reported value", unit)
+        fields += [(path, item, "unit value", unit) for path, item in _values(base + ".writable_paths", app.get("writable_paths"))]
+        fields += _mapping(base + ".unit_hardening", app.get("unit_hardening"), "unit key", "unit value", unit)
+        fields += _mapping(base + ".options", app.get("options"), "ini key", "value", ini)
+        if _is_list(app.get("mules")):
+            fields += [(path, item, "value", ini) for path, item in _values(base + ".mules", app["mules"])]
+        fields += [(path, item, "value", ini) for path, item in _values(base + ".locks", app.get("locks"))]
+        for kind in ("crons", "timers", "caches"):
+            for number, item in _items(app, kind):
+                item_base = "%s.%s[%d]" % (base, kind, number)
+                for key, value in item.items():
+                    if kind == "caches" and key == "options":
+                        fields += _mapping(item_base + ".options", value, "key", "value", ini)
+                    else:
+                        fields.append(("%s.%s" % (item_base, key), value,
+                                       "reported value" if (kind, key) == ("crons", "command") else "value", ini))
+        fields.append((base + ".stats.address", _dict(app.get("stats")).get("address"), "value", ini))
+    for name, env in _dict(inputs.get("secrets")).items():
+        for key, value in _dict(env).items():
+            path = _path(_path("uwsgi_production_secrets", name), key)
+            fields += [(path, key, "variable name", "the app's secrets file"), (path, value, "secret", "the app's secrets file")]
+    return fields
+
+
+def _breaks(value, reported=""):
+    """Whether a value holds a line break or NUL that no earlier rule reports."""
+    if any(character in value for character in reported):
+        return False
+    return any(character in value for character in LINE_BREAKS)
+
+
+def _ini_key_broken(key):
+    return not key or "=" in key or key[0] in ";#[" or key != key.strip()
+
+
+# Values are never shown for the secrets: the message names the app and the variable only.
+def _file_structure(inputs):
+    for path, value, kind, target in _rendered(inputs):
+        if not isinstance(value, str):
+            continue
+        if kind == "secret":
+            if _breaks(value, REPORTED_BREAKS):
+                yield ("%s holds a line break or NUL (its value is not shown): the role writes it into %s, one variable"
+                       " per line." % (path, target))
+        elif kind == "variable name" and not _match(VARIABLE_NAME, value):
+            continue  # the environment and secrets rules report it
+        elif _breaks(value, REPORTED_BREAKS if kind == "reported value" else ""):
+            if kind in KEY_KINDS:  # the path shows the key
+                yield "%s %s." % (path, LINE_BREAK_RULE % target)
+            else:
+                yield "%s = %s %s." % (path, to_json(value), LINE_BREAK_RULE % target)
+        elif kind == "ini key" and _ini_key_broken(value):
+            yield "%s %s." % (path, INI_KEY_RULE)
+        elif kind == "unit key" and not re.fullmatch(UNIT_KEY, value):
+            yield "%s %s." % (path, UNIT_KEY_RULE)
+        elif kind == "unit value" and value.endswith("\\"):
+            yield "%s = %s %s." % (path, to_json(value), BACKSLASH_RULE % target)
+        elif kind == "command line" and re.search(COMMAND_LINE_UNSAFE, value):
+            yield "%s = %s %s." % (path, to_json(value), COMMAND_LINE_RULE)
+        elif kind == "value" and path.endswith(".master-fifo") and not re.fullmatch(SHELL_PATH, value):
+            yield "%s = %s %s." % (path, to_json(value), SHELL_PATH_RULE)
+
+
+# --- Identity and privilege are the role's alone --------------------------------------------------------
+def _hardening_violations(base, hardening):
+    for key, value in _dict(hardening).items():
+        if not (isinstance(key, str) and re.fullmatch(UNIT_KEY, key)):
+            continue  # the file structure rule reports it
+        path = _path(base, key)
+        if key not in SANDBOXING:
+            yield "%s = %s %s." % (path, to_json(value), HARDENING_RULE)
+        elif key == "AmbientCapabilities":
+            items = [item for _path_, item in _values(path, value) if item is not None]
+            if not all(isinstance(item, str) and set(item.split()) <= AMBIENT_CAPABILITIES for item in items):
+                yield "%s = %s %s." % (path, to_json(value), AMBIENT_RULE)
+
+
+def _unit_hardening(inputs):
+    yield from _hardening_violations("uwsgi_production_unit_hardening", inputs.get("unit_hardening"))
+    for index, app in inputs.deployed:
+        yield from _hardening_violations("uwsgi_production_apps[%d].unit_hardening" % index, app.get("unit_hardening"))
+
+
+def _broken_text(value):
+    return _is_str(value) and _breaks(value)
+
+
+def _account_name(value):
+    return _is_str(value) and re.fullmatch(ACCOUNT_NAME.strip("^$"), value) is not None
+
+
+def _service_accounts(inputs):
+    # (A name with a line break is the file structure rule's.)
+    user, group = inputs.get("user"), inputs.get("group")
+    if not (_account_name(user) and user != "root") and not _broken_text(user):
+        yield "uwsgi_production_user = %s %s and not root: uWSGI never runs as root." % (to_json(user), ACCOUNT_RULE)
+    if not _account_name(group) and not _broken_text(group):
+        yield "uwsgi_production_group = %s %s." % (to_json(group), ACCOUNT_RULE)
+    elif group in PRIVILEGED_GROUPS:
+        yield "uwsgi_production_group = %s %s." % (to_json(group), PRIVILEGED_RULE % "every app that runs with it has its rights")
+    for index, app in inputs.deployed:
+        base = "uwsgi_production_apps[%d]" % index
+        # The app's group: its own, else the one named like its own user (the account rule reports names
+        # that are not usable, and root).
+        key = "group" if app.get("group") else "user" if app.get("user") else None
+        value = app.get(key) if key else None
+        if _account_name(value) and value in PRIVILEGED_GROUPS and value != "root":
+            why = ("the app's processes run with its rights" if key == "group" else
+                   "it also names the app's group (the app sets no group), whose rights the app's processes have")
+            yield "%s.%s = %s %s." % (base, key, to_json(value), PRIVILEGED_RULE % why)
+        socket_group = app.get("socket_group")
+        if socket_group is None:
+            continue
+        if not _account_name(socket_group) and not _broken_text(socket_group):
+            yield ("%s.socket_group = %s %s: it is the group of the app's socket and one of the app's groups."
+                   % (base, to_json(socket_group), ACCOUNT_RULE))
+        elif socket_group in PRIVILEGED_GROUPS:
+            yield ("%s.socket_group = %s %s." % (base, to_json(socket_group),
+                                                 PRIVILEGED_RULE % "the app's processes get it as a supplementary group"))
+
+
+# The rules of the role's Jinja preflight up to 0.1.0, in its order, with its messages.
+JINJA_RULES = (
     _names, _unique_names, _one_group_per_user, _secrets, _remove_user,
     _text_keys, _what_uwsgi_loads, _not_empty, _socket_absolute, _listens_somewhere, _http_socket, _procname_prefix,
     _accounts, _environment, _packages,
@@ -784,6 +1017,8 @@ RULES = (
     _integer_options, _worker_counts, _worker_lifetime, _stop_timeout_above_mercy,
     _shared_sockets, _shared_ports, _health_checks, _listen_queue,
 )
+# Then: nothing smuggles a line into a file, identity and privilege are the role's.
+RULES = JINJA_RULES + (_file_structure, _unit_hardening, _service_accounts)
 
 
 def violations(variables, somaxconn=None):

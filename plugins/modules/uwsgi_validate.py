@@ -17,6 +17,10 @@ description:
     cannot express (names, sockets, ports, users, numbers and how they relate, uWSGI's own services, health
     checks, the apps against each other), and fails with one message per broken rule and app, each naming
     the variable, its value and the rule.
+  - No key or value that the role writes into an app's ini, unit, socket unit or secrets file may change that
+    file's structure (a line break or NUL, an ini key with C(=) or starting with C(;), C(#) or C([), ...), and
+    the app's identity and privilege are the role's alone (C(unit_hardening) only sets the allow-list of
+    sandboxing directives; no service group grants privilege).
   - Runs on the controller. It reads the host's C(/proc/sys/net/core/somaxconn) (also in check mode), and
     only when some app's options set C(listen). It changes nothing.
   - The values of O(secrets) never appear in its result; the rules on them name the app and the variable only.

@@ -4,12 +4,15 @@ role's messages of 0.1.0 (when it checked them with Jinja asserts, tasks/preflig
 
 The cases are those of tests/unit/test_bad_input.py before the rules moved to Python, except the type
 cases that meta/argument_specs.yml rejects with Ansible's own messages: those stay there, end to end
-through the role. Each case's variables are laid over the role's defaults, as the role's task does.
+through the role. Then the cases of the rules that keep every rendered file's structure and identity
+the role's (INJECTION_CASES: what an attacker would write into inventory). Each case's variables are laid
+over the role's defaults, as the role's task does.
 """
 
 import base64
 import copy
 import pathlib
+import re
 from dataclasses import dataclass, field
 from unittest import mock
 
@@ -324,6 +327,153 @@ CASES = [
     good("good_stop_timeout_above_app_mercy", uwsgi_production_stop_timeout=61,
          uwsgi_production_apps=[app(options={"worker-reload-mercy": 30}), app(name="blog")]),
 ]
+
+# What an attacker (or a careless survey answer) writes into inventory to smuggle a line or a directive into
+# a file the role renders, or to run the app with another identity (issue 14). Each is rejected before
+# anything changes, naming the variable and the rule; no secret's value is shown.
+INJECTION = "\nExecStartPost=/bin/touch /x"
+INJECTION_CASES = [
+    # --- a line break or NUL in anything that reaches a file ---
+    bad("socket_unit_injection", "uwsgi_production_apps[0].socket", "line break or NUL|socket unit",
+        uwsgi_production_apps=[app(socket="/run/uwsgi-shop/uwsgi.sock" + INJECTION)]),
+    bad("http_socket_unit_injection", "uwsgi_production_apps[0].http_socket", "line break or NUL",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1:8080" + INJECTION)]),
+    bad("http_socket_trailing_newline", "uwsgi_production_apps[0].http_socket = \"127.0.0.1:8080\\n\"", "line break or NUL",
+        uwsgi_production_apps=[app(http_socket="127.0.0.1:8080\n")]),
+    bad("socket_group_injection", "uwsgi_production_apps[0].socket_group", "line break or NUL",
+        uwsgi_production_apps=[app(socket_group="www-data" + INJECTION)]),
+    bad("hardening_value_injection", "uwsgi_production_apps[0].unit_hardening.ProtectHome", "line break or NUL|unit",
+        uwsgi_production_apps=[app(unit_hardening={"ProtectHome": "yes" + INJECTION})]),
+    bad("hardening_key_injection", "uwsgi_production_apps[0].unit_hardening[\"PrivateTmp=yes\\nUser\"]", "line break or NUL",
+        uwsgi_production_apps=[app(unit_hardening={"PrivateTmp=yes\nUser": "root"})]),
+    bad("role_hardening_list_item_injection", "uwsgi_production_unit_hardening.ReadOnlyPaths[1]", "line break or NUL",
+        uwsgi_production_unit_hardening={**DEFAULTS["uwsgi_production_unit_hardening"],
+                                         "ReadOnlyPaths": ["/srv", "/opt" + INJECTION]}),
+    bad("writable_path_injection", "uwsgi_production_apps[0].writable_paths[0]", "line break or NUL",
+        uwsgi_production_apps=[app(writable_paths=["/srv/shop/media" + INJECTION])]),
+    bad("environment_key_trailing_newline", "uwsgi_production_apps[0].environment[\"LANG\\n\"]", "line break or NUL",
+        uwsgi_production_apps=[app(environment={"LANG\n": "C.UTF-8"})]),
+    bad("environment_value_nul", "uwsgi_production_apps[0].environment.LANG", "line break or NUL",
+        uwsgi_production_apps=[app(environment={"LANG": "C\x00UTF-8"})]),
+    bad("environment_value_line_separator", "uwsgi_production_apps[0].environment.LANG", "line break or NUL",
+        uwsgi_production_apps=[app(environment={"LANG": "C\u2028ExecStartPost=/x"})]),
+    bad("ini_value_injection", "uwsgi_production_apps[0].options.env", "line break or NUL|the app's ini",
+        uwsgi_production_apps=[app(options={"env": "A=1\nharakiri = 0"})]),
+    bad("ini_list_item_injection", "uwsgi_production_apps[0].options.env[1]", "line break or NUL",
+        uwsgi_production_apps=[app(options={"env": ["A=1", "B=2\rharakiri = 0"]})]),
+    bad("ini_key_with_equals", "uwsgi_production_apps[0].options[\"harakiri = 0 ;\"]", "not a usable ini key|'='",
+        uwsgi_production_apps=[app(options={"harakiri = 0 ;": "x"})]),
+    bad("ini_key_comment", "uwsgi_production_apps[0].options[\";harakiri\"]", "not a usable ini key",
+        uwsgi_production_apps=[app(options={";harakiri": 0})]),
+    bad("ini_key_hash", "uwsgi_production_apps[0].options[\"#x\"]", "not a usable ini key", uwsgi_production_apps=[app(options={"#x": 1})]),
+    bad("ini_key_section", "uwsgi_production_apps[0].options[\"[other]\"]", "not a usable ini key|a section",
+        uwsgi_production_apps=[app(options={"[other]": "x"})]),
+    bad("ini_key_leading_space", "uwsgi_production_apps[0].options[\" harakiri\"]", "begin or end with a space",
+        uwsgi_production_apps=[app(options={" harakiri": 0})]),
+    bad("ini_key_empty", "uwsgi_production_apps[0].options[\"\"]", "must not be empty", uwsgi_production_apps=[app(options={"": "x"})]),
+    bad("baseline_ini_key_newline", "uwsgi_production_options[\"master\\nharakiri\"]", "line break or NUL|every app's ini",
+        uwsgi_production_options={**baseline(), "master\nharakiri": 0}, uwsgi_production_apps=[app()]),
+    bad("master_fifo_shell_injection", "uwsgi_production_apps[0].options.master-fifo", "ExecStop= shell command",
+        uwsgi_production_apps=[app(options={"master-fifo": "/run/uwsgi-shop/f'; touch /x; '"})]),
+    bad("procname_prefix_injection", "uwsgi_production_apps[0].procname_prefix", "line break or NUL",
+        uwsgi_production_apps=[app(procname_prefix="shop\nharakiri = 0")]),
+    bad("module_injection", "uwsgi_production_apps[0].module", "line break or NUL",
+        uwsgi_production_apps=[app(module="shop:app\nharakiri = 0")]),
+    bad("chdir_injection", "uwsgi_production_apps[0].chdir", "line break or NUL", uwsgi_production_apps=[app(chdir="/srv\n[x]")]),
+    bad("name_trailing_newline", "uwsgi_production_apps[0].name", "line break or NUL", uwsgi_production_apps=[app(name="shop\n")]),
+    bad("cron_command_nul", "uwsgi_production_apps[0].crons[0].command", "line break or NUL",
+        uwsgi_production_apps=[app(crons=[{"command": "true\x00reboot"}])]),
+    bad("cron_minute_trailing_newline", "uwsgi_production_apps[0].crons[0].minute", "line break or NUL",
+        uwsgi_production_apps=[app(crons=[{"command": "true", "minute": "5\n"}])]),
+    bad("timer_signal_trailing_newline", "uwsgi_production_apps[0].timers[0].signal", "line break or NUL",
+        uwsgi_production_apps=[app(timers=[{"signal": "100\n", "seconds": 1}])]),
+    bad("lock_name_trailing_newline", "uwsgi_production_apps[0].locks[0]", "line break or NUL",
+        uwsgi_production_apps=[app(locks=["counter\n"])]),
+    bad("mule_trailing_newline", "uwsgi_production_apps[0].mules[0]", "line break or NUL",
+        uwsgi_production_apps=[app(mules=["/srv/shop/mule.py\n"])]),
+    bad("cache_name_trailing_newline", "uwsgi_production_apps[0].caches[0].name", "line break or NUL",
+        uwsgi_production_apps=[app(caches=[{"name": "pages\n", "items": 10}])]),
+    bad("cache_option_trailing_newline", "uwsgi_production_apps[0].caches[0].options.bitmap", "line break or NUL",
+        uwsgi_production_apps=[app(caches=[{"name": "pages", "items": 10, "options": {"bitmap": "1\n"}}])]),
+    bad("stats_address_trailing_newline", "uwsgi_production_apps[0].stats.address", "line break or NUL",
+        uwsgi_production_apps=[app(stats={"type": "http", "address": "127.0.0.1:9191\n"})]),
+    bad("stop_timeout_trailing_newline", "uwsgi_production_stop_timeout", "line break or NUL",
+        uwsgi_production_stop_timeout="90\n", uwsgi_production_apps=[app()]),
+    bad("secret_name_trailing_newline", "uwsgi_production_secrets.shop[\"TOKEN\\n\"]", "line break or NUL|secrets file",
+        uwsgi_production_secrets={"shop": {"TOKEN\n": "s3cret-behind-a-newline-name"}}, uwsgi_production_apps=[app()]),
+    bad("secret_value_nul", "uwsgi_production_secrets.shop.TOKEN", "line break or NUL|its value is not shown",
+        uwsgi_production_secrets={"shop": {"TOKEN": "s3cret-with\x00nul"}}, uwsgi_production_apps=[app()]),
+    bad("secret_value_line_separator", "uwsgi_production_secrets.shop.TOKEN", "its value is not shown",
+        uwsgi_production_secrets={"shop": {"TOKEN": "s3cret\u2029B=2"}}, uwsgi_production_apps=[app()]),
+    # --- what else changes a unit's structure ---
+    bad("hardening_value_continues_the_line", "uwsgi_production_apps[0].unit_hardening.ReadOnlyPaths",
+        "must not end with a backslash", uwsgi_production_apps=[app(unit_hardening={"ReadOnlyPaths": "/srv\\"})]),
+    bad("writable_path_continues_the_line", "uwsgi_production_apps[0].writable_paths[0]", "must not end with a backslash",
+        uwsgi_production_apps=[app(writable_paths=["/srv/shop\\"])]),
+    bad("hardening_key_not_a_directive", "uwsgi_production_apps[0].unit_hardening.Protect-Home",
+        "not a systemd directive name", uwsgi_production_apps=[app(unit_hardening={"Protect-Home": True})]),
+    bad("config_dir_with_a_space", "uwsgi_production_config_dir", "ExecStart= command line",
+        uwsgi_production_config_dir="/etc/uwsgi production"),
+    bad("venv_with_an_expansion", "uwsgi_production_venv", "'$'", uwsgi_production_venv="/opt/$UWSGI"),
+    # --- identity and privilege are the role's alone ---
+    bad("hardening_user_root", "uwsgi_production_apps[0].unit_hardening.User = \"root\"", "not a sandboxing directive|role's alone",
+        uwsgi_production_apps=[app(unit_hardening={"User": "root"})]),
+    bad("hardening_group", "uwsgi_production_apps[0].unit_hardening.Group", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"Group": "root"})]),
+    bad("hardening_dynamic_user", "uwsgi_production_apps[0].unit_hardening.DynamicUser", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"DynamicUser": True})]),
+    bad("hardening_supplementary_groups", "uwsgi_production_apps[0].unit_hardening.SupplementaryGroups",
+        "not a sandboxing directive", uwsgi_production_apps=[app(unit_hardening={"SupplementaryGroups": "shadow"})]),
+    bad("hardening_exec_start_pre", "uwsgi_production_apps[0].unit_hardening.ExecStartPre", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"ExecStartPre": "+/bin/sh -c 'id > /x'"})]),
+    bad("hardening_exec_stop_post", "uwsgi_production_apps[0].unit_hardening.ExecStopPost", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"ExecStopPost": "/bin/true"})]),
+    bad("hardening_exec_reload", "uwsgi_production_apps[0].unit_hardening.ExecReload", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"ExecReload": "/bin/true"})]),
+    bad("hardening_environment_file", "uwsgi_production_apps[0].unit_hardening.EnvironmentFile", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"EnvironmentFile": "/tmp/env"})]),
+    bad("hardening_root_directory", "uwsgi_production_apps[0].unit_hardening.RootDirectory", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"RootDirectory": "/tmp/root"})]),
+    bad("hardening_pam", "uwsgi_production_apps[0].unit_hardening.PAMName", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"PAMName": "login"})]),
+    bad("hardening_typo", "uwsgi_production_apps[0].unit_hardening.ProtectSytem", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"ProtectSytem": "strict"})]),
+    bad("role_hardening_user", "uwsgi_production_unit_hardening.User", "not a sandboxing directive",
+        uwsgi_production_unit_hardening={**DEFAULTS["uwsgi_production_unit_hardening"], "User": "root"}),
+    bad("hardening_user_removed_with_null", "uwsgi_production_apps[0].unit_hardening.User = null", "not a sandboxing directive",
+        uwsgi_production_apps=[app(unit_hardening={"User": None})]),
+    bad("ambient_setuid", "uwsgi_production_apps[0].unit_hardening.AmbientCapabilities", "CAP_NET_BIND_SERVICE|root",
+        uwsgi_production_apps=[app(unit_hardening={"CapabilityBoundingSet": "CAP_SETUID", "AmbientCapabilities": "CAP_SETUID"})]),
+    bad("ambient_list_with_sys_admin", "uwsgi_production_apps[0].unit_hardening.AmbientCapabilities", "CAP_NET_BIND_SERVICE",
+        uwsgi_production_apps=[app(unit_hardening={"AmbientCapabilities": ["CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"]})]),
+    bad("role_user_root", "uwsgi_production_user = \"root\"", "not root", uwsgi_production_user="root"),
+    bad("role_user_with_a_space", "uwsgi_production_user", "system account name", uwsgi_production_user="uwsgi -o"),
+    bad("role_group_root", "uwsgi_production_group = \"root\"", "grants privilege", uwsgi_production_group="root"),
+    bad("role_group_sudo", "uwsgi_production_group", "grants privilege", uwsgi_production_group="sudo"),
+    bad("app_group_docker", "uwsgi_production_apps[0].group = \"docker\"", "grants privilege",
+        uwsgi_production_apps=[app(user="shop", group="docker")]),
+    bad("app_user_names_a_privileged_group", "uwsgi_production_apps[0].user = \"shadow\"", "grants privilege|sets no group",
+        uwsgi_production_apps=[app(user="shadow")]),
+    bad("socket_group_shadow", "uwsgi_production_apps[0].socket_group = \"shadow\"", "grants privilege|supplementary group",
+        uwsgi_production_apps=[app(socket_group="shadow")]),
+    bad("socket_group_adds_a_second_group", "uwsgi_production_apps[0].socket_group = \"www-data shadow\"",
+        "system account name", uwsgi_production_apps=[app(socket_group="www-data shadow")]),
+    # --- what legitimately holds %, $, \\ or quotes keeps working (the app_settings scenario), and so do the
+    # scenarios' and benchmarks' own hardening ---
+    good("good_values_with_quotes_percent_dollar_backslash",
+         uwsgi_production_apps=[app(environment={"GREETING": 'hello "quoted" 100% $HOME \\ back', "WIN": "C:\\"},
+                                    options={"env": "MOTD=50% of $HOME's \"quota\""},
+                                    crons=[{"command": "date +%s >> /run/uwsgi-shop/cron.log"}])],
+         uwsgi_production_secrets={"shop": {"API_TOKEN": 'tok"en $PATH 50% \\ end', "TAB": "a\tb"}}),
+    good("good_sandbox_relaxed_and_tightened", uwsgi_production_apps=[app(
+        writable_paths=["/srv/shop/media"], socket_group="www-data",
+        unit_hardening={"MemoryDenyWriteExecute": None, "ReadOnlyPaths": ["/srv/shop", "-/etc/shop"], "PrivateNetwork": False,
+                        "LimitNOFILE": 4096, "CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
+                        "AmbientCapabilities": "CAP_NET_BIND_SERVICE", "SystemCallFilter": ["@system-service", "~@privileged"]})]),
+    good("good_role_hardening_without_a_directive",
+         uwsgi_production_unit_hardening={**DEFAULTS["uwsgi_production_unit_hardening"], "ProtectProc": None, "UMask": "0077"}),
+]
+CASES += INJECTION_CASES
 BAD = [case for case in CASES if not case.good]
 GOOD = [case for case in CASES if case.good]
 
@@ -470,7 +620,7 @@ def test_the_message_is_the_one_of_the_jinja_rule(case_id):
 def test_every_rule_has_a_case_with_its_whole_message():
     cases = {case.id: case for case in BAD}
     first_rules = [validator.violations(role_variables(cases[case_id].vars), SOMAXCONN)[0][0] for case_id in TODAYS_MESSAGES]
-    assert sorted(first_rules) == sorted(rule.__name__.lstrip("_") for rule in validator.RULES)
+    assert sorted(first_rules) == sorted(rule.__name__.lstrip("_") for rule in validator.JINJA_RULES)
 
 
 def test_every_violation_is_reported_at_once_in_the_order_of_the_rules():
@@ -503,6 +653,84 @@ def test_every_violation_is_reported_at_once_in_the_order_of_the_rules():
         " uwsgi_production_apps[%d] (app %s), or systemd kills workers uWSGI is still allowed to finish." % (index, name)
         for index, name in enumerate(['"a b"', '"blog"', '"blog"'])]
     assert validator.validate(role_variables(variables), SOMAXCONN) == messages
+
+
+# The whole messages of the rules on what is rendered into a file and on identity (issue 14).
+NEW_MESSAGES = {
+    "socket_unit_injection": (
+        'uwsgi_production_apps[0].socket = "/run/uwsgi-shop/uwsgi.sock\\nExecStartPost=/bin/touch /x" must not hold a '
+        "line break or NUL: the role writes it into the app's ini, unit and socket unit, where it would start a line of "
+        "its own."),
+    "ini_key_with_equals": (
+        'uwsgi_production_apps[0].options["harakiri = 0 ;"] is not a usable ini key: it must not be empty, hold \'=\', '
+        "start with ';', '#' or '[', or begin or end with a space (uWSGI would read another key, a comment or a section)."),
+    "hardening_user_root": (
+        'uwsgi_production_apps[0].unit_hardening.User = "root" is not a sandboxing directive that unit_hardening may set '
+        "(the allow-list is in the description of uwsgi_production_unit_hardening): the app's user, groups, commands and "
+        "environment are the role's alone."),
+    "secret_value_nul": (
+        "uwsgi_production_secrets.shop.TOKEN holds a line break or NUL (its value is not shown): the role writes it into "
+        "the app's secrets file, one variable per line."),
+    "socket_group_shadow": (
+        'uwsgi_production_apps[0].socket_group = "shadow" must not be root or a group that grants privilege (adm, admin, '
+        "bin, daemon, dialout, disk, docker, input, kmem, kvm, libvirt, lp, lxd, operator, root, shadow, staff, sudo, sys, "
+        "systemd-journal, tty, utmp, wheel): the app's processes get it as a supplementary group."),
+}
+
+
+@pytest.mark.parametrize("case_id", sorted(NEW_MESSAGES))
+def test_the_messages_of_the_new_rules(case_id):
+    case = next(case for case in BAD if case.id == case_id)
+    assert check(case.vars) == [NEW_MESSAGES[case_id]]
+
+
+def test_every_directive_of_the_default_sandbox_is_allowed():
+    assert set(DEFAULTS["uwsgi_production_unit_hardening"]) <= validator.SANDBOXING
+    assert not {"User", "Group", "DynamicUser", "SupplementaryGroups", "ExecStart", "ExecStartPre", "ExecStartPost",
+                "ExecStop", "ExecStopPost", "ExecReload", "Environment", "EnvironmentFile"} & validator.SANDBOXING
+
+
+def test_the_allow_list_is_the_documented_one():
+    """The description of uwsgi_production_unit_hardening names every allowed directive the default does not set."""
+    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    description = " ".join(specs["argument_specs"]["main"]["options"]["uwsgi_production_unit_hardening"]["description"])
+    allow_list = description.split("(the allow-list)", 1)[1].split("Any other directive", 1)[0]
+    documented = set(re.findall(r"C\(([A-Za-z]+)\)", allow_list))
+    assert documented == validator.SANDBOXING - set(DEFAULTS["uwsgi_production_unit_hardening"])
+
+
+def untemplated(value):
+    """A value with each Jinja expression in its strings replaced by a path (the examples' app directory)."""
+    if isinstance(value, dict):
+        return {key: untemplated(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [untemplated(item) for item in value]
+    return re.sub(r"\{\{[^}]*\}\}", "/srv/templated", value) if isinstance(value, str) else value
+
+
+def scenario_inputs():
+    """The role's variables that each molecule scenario's apps.yml and each example playbook sets."""
+    found = []
+
+    def walk(where, data):
+        if isinstance(data, dict):
+            variables = untemplated({key: value for key, value in data.items() if key.startswith("uwsgi_production_")})
+            if variables and all(isinstance(app, dict) for app in variables.get("uwsgi_production_apps", [])):
+                found.append(pytest.param(variables, id=where))
+            for value in data.values():
+                walk(where, value)
+        elif isinstance(data, list):
+            for item in data:
+                walk(where, item)
+
+    for path in sorted(REPO.glob("molecule/*/apps.yml")) + sorted(REPO.glob("examples/*.yml")):
+        walk(str(path.relative_to(REPO)), yaml.safe_load(path.read_text(encoding="utf-8")))
+    return found
+
+
+@pytest.mark.parametrize("variables", scenario_inputs())
+def test_the_scenarios_and_examples_pass_every_rule(variables):
+    assert check(variables) == []
 
 
 # --- Secrets ---------------------------------------------------------------------------------------------
@@ -542,6 +770,7 @@ def test_no_message_of_any_case_shows_a_secret_value():
     for case in CASES:
         text = "\n".join(check(case.vars))
         assert not [value for value in values if value in text], case.id
+        assert "s3cret" not in text, case.id
 
 
 # --- The host's somaxconn ----------------------------------------------------------------------------------
