@@ -16,6 +16,8 @@ import tempfile
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 
 KINDS = ("ini", "unit", "socket", "env")
+# The last good copy of each kind of file (uwsgi_model.paths).
+GOOD = {"ini": "good_ini", "unit": "good_unit", "socket": "good_socket_unit", "env": "good_env"}
 SECRET_DIFF = "(the secrets file of app %s: its content is never shown)\n"
 
 
@@ -168,3 +170,13 @@ def restart_needed(good_ini, options, keys):
     """Whether an option that a graceful reload cannot apply differs between the app's last good ini (what
     last served; none for a new app) and the options it gets now."""
     return restart_lines_of_text(read_text(good_ini), keys) != restart_lines_of_options(options, keys)
+
+
+def unproven(where, wanted):
+    """The kinds of file whose wanted content (None: no such file) differs from the app's last good copy.
+
+    Such a change was written by an earlier run that never saw it pass a health check (the run was killed
+    before its service step, or failed and could not roll back): this run must still apply and check it
+    before it becomes last good. On a host where every run finished, it is the same as what this run wrote.
+    """
+    return [kind for kind in KINDS if wanted.get(kind) != read_text(where[GOOD[kind]])]

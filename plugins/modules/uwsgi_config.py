@@ -152,7 +152,7 @@ def main():
     files.directory(role["config_dir"], "0711")
     files.directory(model.last_good_dir(role), "0700")
 
-    result_apps = {}
+    result_apps, unproven = {}, {}
     for app in apps:
         name = app["name"]
         where = model.paths(role, name)
@@ -160,18 +160,20 @@ def main():
         effective = model.effective_options(app, role)
         activated = model.activated(app, role, effective)
         group = model.app_group(app, role)
-        files.want(name, "ini", where["ini"], render.ini(app, options, managed), "root", group, "0640")
-        files.want(name, "unit", where["unit"],
-                   render.service(app, role, options, name in with_secrets, managed), "root", "root", "0644")
-        if activated:
-            files.want(name, "socket", where["socket_unit"], render.socket(app, role, managed), "root", "root", "0644")
-        else:
-            files.absent(name, "socket", where["socket_unit"])
-        if name in with_secrets:
-            files.want(name, "env", where["env"], render.env_file(app, secrets[name], managed), "root", "root", "0600",
-                       secret=True)
-        else:
-            files.absent(name, "env", where["env"])
+        wanted = {
+            "ini": render.ini(app, options, managed),
+            "unit": render.service(app, role, options, name in with_secrets, managed),
+            "socket": render.socket(app, role, managed) if activated else None,
+            "env": render.env_file(app, secrets[name], managed) if name in with_secrets else None,
+        }
+        files.want(name, "ini", where["ini"], wanted["ini"], "root", group, "0640")
+        files.want(name, "unit", where["unit"], wanted["unit"], "root", "root", "0644")
+        for kind, path, mode in (("socket", where["socket_unit"], "0644"), ("env", where["env"], "0600")):
+            if wanted[kind] is None:
+                files.absent(name, kind, path)
+            else:
+                files.want(name, kind, path, wanted[kind], "root", "root", mode, secret=kind == "env")
+        unproven[name] = state.unproven(where, wanted)
         result_apps[name] = {
             "activated": activated,
             "restart_needed": state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
@@ -203,7 +205,9 @@ def main():
 
     files.apply()
     for name, info in result_apps.items():
-        info["changed"] = files.changed_kinds(name)
+        # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).
+        kinds = set(files.changed_kinds(name)) | set(unproven[name])
+        info["changed"] = [kind for kind in state.KINDS if kind in kinds]
     module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
                      python_version=python_version)
 

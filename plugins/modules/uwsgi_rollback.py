@@ -25,7 +25,7 @@ options:
     type: str
     required: true
   config:
-    description: The result of M(pyops.uwsgi.uwsgi_config) in the failed run (its C(apps) and C(changed_files)).
+    description: The result of M(pyops.uwsgi.uwsgi_config) in the failed run (its C(apps), what each app is and which of its files changed).
     type: dict
     required: true
   service:
@@ -104,13 +104,13 @@ def main():
     params = module.params
     config, service = params["config"], params["service"] or {}
     apps = config.get("apps") or {}
-    changed_files = config.get("changed_files") or {}
     role = {"config_dir": params["config_dir"]}
     touched = list(service.get("touched") or [])
     chosen = {name: info.get("action", "none") for name, info in (service.get("apps") or {}).items()}
 
     def changed(name):
-        return {kind for kind in state.KINDS if name in (changed_files.get(kind) or [])}
+        """What this run wrote for the app, or found written but never proven (uwsgi_config's `changed`)."""
+        return set(apps[name].get("changed") or [])
 
     # The apps whose files this run changed (in the order of uwsgi_production_apps), and of those the ones
     # with a last good configuration to go back to.

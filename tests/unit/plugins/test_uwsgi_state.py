@@ -77,3 +77,18 @@ def test_check_mode_reports_and_writes_nothing(tmp_path):
     files.apply()
     assert files.changed and files.report()["removed"]["socket"] == ["shop"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.socket"]
+
+
+def test_a_change_that_never_passed_is_still_to_be_proven(tmp_path):
+    """A run killed after writing an ini (before its service step) leaves live != last good: the next
+    run writes nothing, but must still apply and check that ini before it becomes last good."""
+    where = {"good_ini": str(tmp_path / "good.ini"), "good_unit": str(tmp_path / "good.service"),
+             "good_socket_unit": str(tmp_path / "good.socket"), "good_env": str(tmp_path / "good.env")}
+    (tmp_path / "good.ini").write_text("harakiri = 60\n")
+    (tmp_path / "good.service").write_text("[Service]\n")
+    proven = {"ini": "harakiri = 60\n", "unit": "[Service]\n", "socket": None, "env": None}
+    assert state.unproven(where, proven) == []
+    assert state.unproven(where, dict(proven, ini="harakiri = 30\n")) == ["ini"]
+    assert state.unproven(where, dict(proven, socket="[Socket]\n")) == ["socket"]
+    (tmp_path / "good.env").write_text("A=1\n")
+    assert state.unproven(where, proven) == ["env"]  # the secrets were taken away since the last good run
