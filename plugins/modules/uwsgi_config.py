@@ -152,7 +152,7 @@ def main():
     files.directory(role["config_dir"], "0711")
     files.directory(model.last_good_dir(role), "0700")
 
-    result_apps, unproven = {}, {}
+    result_apps, unproven, check_texts = {}, {}, {}
     for app in apps:
         name = app["name"]
         where = model.paths(role, name)
@@ -174,6 +174,10 @@ def main():
             else:
                 files.want(name, kind, path, wanted[kind], "root", "root", mode, secret=kind == "env")
         unproven[name] = state.unproven(where, wanted)
+        # What uWSGI checks: the same ini with vacuum off from its first line. An ini uWSGI rejects while
+        # still reading it makes it exit before `--set vacuum=false` is read, and vacuum would delete the
+        # RUNNING app's pidfile2 and stats socket, which the ini names.
+        check_texts[name] = render.ini(app, dict(options, vacuum=False), managed)
         result_apps[name] = {
             "activated": activated,
             "restart_needed": state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
@@ -192,7 +196,7 @@ def main():
     if candidates and (not module.check_mode or os.path.exists(model.binary(role))):
         scratch = tempfile.mkdtemp(prefix="uwsgi-production-check-")
         try:
-            checked = [(name,) + check_ini(model.binary(role), scratch, name, text) for name, text in candidates]
+            checked = [(name,) + check_ini(model.binary(role), scratch, name, check_texts[name]) for name, _text in candidates]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         rejected = [

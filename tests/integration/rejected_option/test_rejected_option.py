@@ -11,7 +11,7 @@ INI = "/etc/uwsgi-production/typo.ini"
 RESULT = "/var/tmp/molecule-rejected-option-result.json"
 LABELS = ["the blog's misspelt option", "fewer workers than cheaper", "a relative socket path",
           "two apps on one port", "a stop timeout below worker-reload-mercy", "an unsafe app name",
-          "a virtualenv of another Python"]
+          "a value uWSGI rejects", "a virtualenv of another Python"]
 
 
 def outcome(host):
