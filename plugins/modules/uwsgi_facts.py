@@ -12,7 +12,7 @@ version_added: 0.2.0
 description:
   - Reads, and changes nothing, whether the host has apt package lists, which of the wanted Debian packages
     are not installed, whether the uWSGI binary exists and which uWSGI release the role's virtualenv holds,
-    whether every service account exists as the role makes it, and which apps' virtualenvs exist.
+    which service users and groups do not exist yet, and which apps' virtualenvs exist.
   - The role skips each install step whose outcome is already on the host, so a run that changes nothing
     makes one call here instead of one per package manager, account and app.
   - Fails, before anything on the host changes, when an app's existing virtualenv was made by another
@@ -72,10 +72,16 @@ pip_version:
   description: The uWSGI release installed in the role's virtualenv, or an empty string.
   returned: always
   type: str
-accounts_ok:
-  description: Whether every service user exists with its primary group, no login shell and no home, as the role creates it.
+missing_groups:
+  description: The service groups (the role's and the apps') that do not exist yet.
   returned: always
-  type: bool
+  type: list
+  elements: str
+missing_users:
+  description: The service users that do not exist yet, each as [user, group]. An existing user is left as it is.
+  returned: always
+  type: list
+  elements: list
 existing_venvs:
   description: The names of the apps whose virtualenv exists.
   returned: always
@@ -126,11 +132,10 @@ def pip_version(venv):
     return os.path.basename(found[0])[len("uwsgi-"):-len(".dist-info")]
 
 
-def account_ok(user, group):
+def exists(lookup, name):
     try:
-        entry = pwd.getpwnam(user)
-        return (entry.pw_gid == grp.getgrnam(group).gr_gid and entry.pw_shell == "/usr/sbin/nologin"
-                and entry.pw_dir == "/nonexistent")
+        lookup(name)
+        return True
     except KeyError:
         return False
 
@@ -172,6 +177,7 @@ def main():
     )
     role, apps = module.params["role"], module.params["apps"]
     present = model.present_apps(apps)
+    accounts = model.accounts(apps, role)
     existing = [app for app in present
                 if app.get("virtualenv") and os.path.exists(os.path.join(app["virtualenv"], "bin", "python"))]
     # Debian's python3 plugin embeds /usr/bin/python3; the pip method's uWSGI, uwsgi_production_python.
@@ -197,7 +203,8 @@ def main():
         packages_missing=missing_packages(module.params["packages"]),
         binary_exists=os.path.exists(model.binary(role)),
         pip_version=pip_version(role["venv"]),
-        accounts_ok=all(account_ok(user, group) for user, group in model.accounts(apps, role)),
+        missing_groups=sorted({group for _user, group in accounts if not exists(grp.getgrnam, group)}),
+        missing_users=[[user, group] for user, group in accounts if not exists(pwd.getpwnam, user)],
         existing_venvs=[app["name"] for app in existing],
     )
 
