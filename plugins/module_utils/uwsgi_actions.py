@@ -1,5 +1,5 @@
-# Copyright (c) pyops engineers
-# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Which action applies a run's change to an app: the table of docs "Safe changes", as a function.
 
 tests/unit/plugins/test_uwsgi_actions.py holds that table.

@@ -1,5 +1,5 @@
-# Copyright (c) pyops engineers
-# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The model of one uWSGI app: what the role derives from its description and the role's variables.
 
 Plain functions of plain data (dicts, lists, strings), shared by the controller-side action plugins and

@@ -1,5 +1,5 @@
-# Copyright (c) pyops engineers
-# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Ask a uWSGI app for a page from inside its host, over its HTTP socket or its uwsgi-protocol socket,
 until it answers with an expected status: the health check of the uwsgi_health and uwsgi_service
 modules. After a graceful reload it first waits until the master has created a file anew."""

@@ -1,5 +1,5 @@
-# Copyright (c) pyops engineers
-# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The text of each file the role writes for an app: its ini, systemd unit, socket unit and secrets file.
 
 Byte for byte what the role's Jinja templates of release 0.1.0 wrote, so a host configured by it

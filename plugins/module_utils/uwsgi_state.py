@@ -1,5 +1,5 @@
-# Copyright (c) pyops engineers
-# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The role's files on the host: what is there, what should be, and writing the difference atomically.
 
 Used by the modules that run on the host (uwsgi_config, uwsgi_service); needs an AnsibleModule only for
