@@ -1,0 +1,79 @@
+"""molecule/socket_switch: socket activation turned off for a running app, then on again.
+
+Each switch is one role run (a restart: the app lets go of its sockets, systemd's socket unit goes or
+comes); after each, the app serves on its http socket and on its unix socket, the right process holds
+them, and a second run changes nothing and keeps it serving.
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+from hostcheck import http_get, unit_properties
+from paths import REPO
+
+UNIT = "uwsgi-switched.service"
+SOCKET_UNIT = "uwsgi-switched.socket"
+UNITS = [UNIT, SOCKET_UNIT]
+PLAYBOOK = REPO / "molecule" / "socket_switch" / "switch.yml"
+URL = "http://127.0.0.1:8099/"
+UNIX = "/run/uwsgi-switched/uwsgi.sock"
+
+
+def switch(tmp_path, activation):
+    outcome = tmp_path / f"outcome-{activation}-{len(list(tmp_path.iterdir()))}.json"
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    run = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PLAYBOOK),
+                          "-e", f"socket_activation={activation}", "-e", f"outcome_file={outcome}"],
+                         capture_output=True, text=True, timeout=900, check=False, env=env)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return json.loads(outcome.read_text())
+
+
+def listener(host, address):
+    """The processes listening on TCP `address` (ss), lowercased ('' if none): uWSGI shows as its
+    procname ("switched uwsgi master"), systemd as systemd."""
+    return host.check_output(f"ss -Hltnp src {address} || true").lower()
+
+
+def serves(host):
+    status, body = http_get(host, URL)
+    unix = host.run(f"python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('{UNIX}'); print('ok')\"")
+    return status == 200 and body == "hello from uWSGI\n" and unix.stdout.strip() == "ok"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("switch")
+
+
+def test_off_the_app_binds_its_own_sockets_and_serves(host, runs):
+    outcome = switch(runs, False)
+    assert outcome["actions"] == ["restart"], outcome
+    assert not host.file(f"/etc/systemd/system/{SOCKET_UNIT}").exists
+    assert unit_properties(host, SOCKET_UNIT, "ActiveState")["ActiveState"] == "inactive"
+    assert serves(host)
+    # uWSGI itself holds the port now, not systemd.
+    assert "uwsgi" in listener(host, "127.0.0.1:8099") and "systemd" not in listener(host, "127.0.0.1:8099")
+
+
+def test_off_a_second_run_changes_nothing_and_it_still_serves(host, runs):
+    outcome = switch(runs, False)
+    assert outcome == {"config_changed": False, "service_changed": False, "actions": ["none"]}, outcome
+    assert serves(host)
+
+
+def test_on_again_systemd_holds_the_sockets_and_it_serves(host, runs):
+    outcome = switch(runs, True)
+    assert outcome["actions"] == ["restart"], outcome
+    props = unit_properties(host, SOCKET_UNIT, "ActiveState", "UnitFileState")
+    assert props == {"ActiveState": "active", "UnitFileState": "enabled"}
+    assert serves(host)
+    assert "systemd" in listener(host, "127.0.0.1:8099")
+
+
+def test_on_a_second_run_changes_nothing(host, runs):
+    outcome = switch(runs, True)
+    assert outcome == {"config_changed": False, "service_changed": False, "actions": ["none"]}, outcome
+    assert serves(host)
