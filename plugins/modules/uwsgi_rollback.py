@@ -187,6 +187,8 @@ def main():
         if info["activated"]:
             systemctl("stop", info["socket_unit"])
             systemctl("disable", info["socket_unit"])
+            # A socket unit that could not bind (a taken port) would stay "failed" for every later look.
+            systemctl("reset-failed", info["socket_unit"])
         # Only a running one: a failed unit stays failed, with its exit status, for the operator to see.
         running = systemctl("show", "--property=ActiveState", "--value", info["unit"]).stdout.strip()
         if running in ("active", "activating", "reloading") and systemctl("stop", info["unit"]).returncode == 0:

@@ -197,11 +197,11 @@ def main():
         result["apps"][name] = {"action": action, "state": actions.STATES[action], "was_running": was_running,
                                 "health": None}
 
+    failures = []
+
     # After a reload, the health check first waits for the reload marker to be made anew.
     markers = {name: probe.inode(apps[name]["reload_marker"]) for name, action in plan.items()
                if action == "reload" and apps[name].get("reload_marker")}
-
-    failures = []
 
     def fail_start(name, error):
         info = apps[name]
@@ -212,6 +212,15 @@ def main():
         failures.append(text + "Last %d journal lines:\n%s" % (lines, journal))
         result["touched"].append(name)
 
+    def socket_failed(name, doing, error):
+        """A socket unit systemd could not bind (a taken port, a missing directory): the app fails."""
+        info = apps[name]
+        failures.append("uWSGI app '%s': systemd could not %s its socket unit %s: %s\nLast %d journal lines of %s:\n%s"
+                        % (name, doing, info["socket_unit"], error, lines, info["socket_unit"],
+                           systemd.journal(info["socket_unit"], lines)))
+        if name not in result["touched"]:
+            result["touched"].append(name)
+
     # systemd binds a socket unit's addresses itself: an app whose listening sockets change (or which
     # starts or stops using socket activation) lets go of them first. Its action is a restart.
     for name, info in apps.items():
@@ -220,27 +229,31 @@ def main():
         result["changed"] = True
         if check:
             continue
-        if result["apps"][name]["was_running"]:
-            systemd.must("stop", info["unit"])
-        if not info["activated"]:
-            systemd.run("stop", info["socket_unit"])
-            systemd.must("disable", info["socket_unit"])
+        try:
+            if result["apps"][name]["was_running"]:
+                systemd.must("stop", info["unit"])
+            if not info["activated"]:
+                systemd.run("stop", info["socket_unit"])
+                systemd.must("disable", info["socket_unit"])
+        except RuntimeError as exc:
+            socket_failed(name, "let go of", exc)
 
     for name, info in apps.items():
         if not info["activated"]:
             continue
         sock = before.get(info["socket_unit"], {})
-        if "socket" in changed(name):
-            if not check:
-                systemd.must("restart", info["socket_unit"])
-        elif sock.get("ActiveState") != "active":
-            result["changed"] = True
-            if not check:
-                systemd.must("start", info["socket_unit"])
-        if sock.get("UnitFileState") != "enabled":
-            result["changed"] = True
-            if not check:
+        verb = "restart" if "socket" in changed(name) else ("start" if sock.get("ActiveState") != "active" else None)
+        enable = sock.get("UnitFileState") != "enabled"
+        result["changed"] = result["changed"] or bool(verb) or enable
+        if check:
+            continue
+        try:
+            if verb:
+                systemd.must(verb, info["socket_unit"])
+            if enable:
                 systemd.must("enable", info["socket_unit"])
+        except RuntimeError as exc:
+            socket_failed(name, verb or "enable", exc)
 
     def apply(name):
         verb = actions.SYSTEMCTL[plan[name]]
@@ -249,7 +262,7 @@ def main():
         run = systemd.run(verb, apps[name]["unit"])
         return None if run.returncode == 0 else (run.stderr or run.stdout).strip()
 
-    to_apply = [name for name, action in plan.items() if action != "none"]
+    to_apply = [name for name, action in plan.items() if action != "none" and name not in result["touched"]]
     # In check mode systemd does not know a new or changed unit yet: the unit's change is reported.
     if check:
         result["changed"] = result["changed"] or bool(to_apply)
@@ -267,7 +280,10 @@ def main():
     if not_enabled:
         result["changed"] = True
         if not check:
-            systemd.must("enable", *not_enabled)
+            try:
+                systemd.must("enable", *not_enabled)
+            except RuntimeError as exc:
+                failures.append("could not enable %s at boot: %s" % (", ".join(not_enabled), exc))
 
     if failures:
         module.fail_json(msg="\n".join(failures), **result)

@@ -11,7 +11,7 @@ INI = "/etc/uwsgi-production/typo.ini"
 RESULT = "/var/tmp/molecule-rejected-option-result.json"
 LABELS = ["the blog's misspelt option", "fewer workers than cheaper", "a relative socket path",
           "two apps on one port", "a stop timeout below worker-reload-mercy", "an unsafe app name",
-          "a value uWSGI rejects", "a virtualenv of another Python"]
+          "a value uWSGI rejects", "a port another program holds", "a virtualenv of another Python"]
 
 
 def outcome(host):
@@ -48,3 +48,9 @@ def test_running_app_was_not_touched_and_still_serves(host):
     assert props["MainPID"] == outcome(host)["pid_before"]  # not restarted
     assert props["TimeoutStopUSec"] == "1min 30s"  # the bad stop timeout never reached the unit
     assert http_get(host, "http://127.0.0.1:8093/")[0] == 200
+
+
+def test_a_socket_unit_that_could_not_bind_is_left_stopped_disabled_and_not_failed(host):
+    props = unit_properties(host, "uwsgi-taken.socket", "ActiveState", "UnitFileState")
+    assert props["ActiveState"] == "inactive" and props["UnitFileState"] == "disabled", props
+    assert "python" in host.check_output("ss -Hltnp src 127.0.0.1:8096").lower()
