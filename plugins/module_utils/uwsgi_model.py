@@ -79,6 +79,8 @@ def paths(role, name):
         "good_unit": "%s/%s" % (good, unit_name(name)),
         "good_socket_unit": "%s/%s" % (good, socket_unit_name(name)),
         "good_env": "%s/%s.env" % (good, name),
+        # The health check the last good configuration passed (a rollback asks the restored app by it).
+        "good_health": "%s/%s.health.json" % (good, name),
         "runtime_dir": runtime_dir(name),
         "pidfile": runtime_dir(name) + "/uwsgi.pid",
     }

@@ -9,6 +9,7 @@ check mode, diff mode and failing.
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import tempfile
@@ -180,3 +181,17 @@ def unproven(where, wanted):
     before it becomes last good. On a host where every run finished, it is the same as what this run wrote.
     """
     return [kind for kind in KINDS if wanted.get(kind) != read_text(where[GOOD[kind]])]
+
+
+def good_health(where, current):
+    """The health check the app's last good configuration passed, or `current` when none is on record
+    (a host last configured by 0.1.0, which kept no such record)."""
+    text = read_text(where["good_health"])
+    try:
+        return json.loads(text) if text else current
+    except ValueError:
+        return current
+
+
+def health_record(health):
+    return json.dumps(health, sort_keys=True) + "\n"

@@ -165,7 +165,8 @@ def main():
         if run.returncode != 0:
             entry["error"] = (run.stderr or run.stdout).strip()
             continue
-        health = info["health"]
+        # The check the restored configuration passed, not this run's (which may be what failed).
+        health = state.good_health(model.paths(role, name), info["health"])
         if not health.get("enabled", True):
             continue
         try:
@@ -194,8 +195,9 @@ def main():
         if running in ("active", "activating", "reloading") and systemctl("stop", info["unit"]).returncode == 0:
             stopped.append(name)
 
+    paths = {name: state.good_health(model.paths(role, name), apps[name]["health"])["path"] for name in rollback}
     text = actions.rollback_report(params["failure"], params["host"], model.last_good_dir(role), rollback, outcome,
-                                   {name: apps[name]["health"]["path"] for name in rollback}, new, stopped)
+                                   paths, new, stopped)
     module.fail_json(msg=text, rolled_back=outcome, stopped=stopped, changed=True)
 
 

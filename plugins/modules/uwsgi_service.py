@@ -158,6 +158,13 @@ def keep_last_good(config_dir, name, info):
         keep(where["env"], where["good_env"], "0600")
     else:
         forget(where["good_env"])
+    # The health check these files passed, so that a rollback asks the restored app what it answered (a
+    # change to the health check itself may be what failed). Kept with the files: a host last configured
+    # by 0.1.0 gets it with its next change.
+    record = state.health_record(info["health"])
+    if (written or os.path.exists(where["good_health"])) and record != state.read_text(where["good_health"]):
+        state.write_atomically(where["good_health"], record, "root", "root", "0600")
+        written.append(where["good_health"])
     return written
 
 

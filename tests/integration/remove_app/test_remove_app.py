@@ -10,7 +10,7 @@ CONFIG = "/etc/uwsgi-production"
 GONE_FILES = [
     "/etc/systemd/system/uwsgi-gone.service", "/etc/systemd/system/uwsgi-gone.socket",
     f"{CONFIG}/gone.ini", f"{CONFIG}/last-good/gone.ini", f"{CONFIG}/last-good/uwsgi-gone.service",
-    f"{CONFIG}/last-good/uwsgi-gone.socket", "/run/uwsgi-gone",
+    f"{CONFIG}/last-good/uwsgi-gone.socket", f"{CONFIG}/last-good/gone.health.json", "/run/uwsgi-gone",
 ]
 
 

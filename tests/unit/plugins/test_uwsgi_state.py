@@ -92,3 +92,11 @@ def test_a_change_that_never_passed_is_still_to_be_proven(tmp_path):
     assert state.unproven(where, dict(proven, socket="[Socket]\n")) == ["socket"]
     (tmp_path / "good.env").write_text("A=1\n")
     assert state.unproven(where, proven) == ["env"]  # the secrets were taken away since the last good run
+
+
+def test_a_rollback_asks_by_the_health_check_the_last_good_configuration_passed(tmp_path):
+    where = {"good_health": str(tmp_path / "shop.health.json")}
+    new = {"path": "/healthz", "status": [200]}
+    assert state.good_health(where, new) == new  # none on record (a host last configured by 0.1.0)
+    (tmp_path / "shop.health.json").write_text(state.health_record({"path": "/", "status": [200]}))
+    assert state.good_health(where, new) == {"path": "/", "status": [200]}
