@@ -31,10 +31,10 @@ def switch(tmp_path, activation):
     return json.loads(outcome.read_text())
 
 
-def listener(host, address):
-    """The processes listening on TCP `address` (ss), lowercased ('' if none): uWSGI shows as its
-    procname ("switched uwsgi master"), systemd as systemd."""
-    return host.check_output(f"ss -Hltnp src {address} || true").lower()
+def ini_sockets(host):
+    """The socket and http-socket lines of the app's ini: addresses uWSGI binds, or fd:// from systemd."""
+    ini = host.file("/etc/uwsgi-production/switched.ini").content_string
+    return [line for line in ini.splitlines() if line.startswith(("socket =", "http-socket ="))]
 
 
 def serves(host):
@@ -54,8 +54,8 @@ def test_off_the_app_binds_its_own_sockets_and_serves(host, runs):
     assert not host.file(f"/etc/systemd/system/{SOCKET_UNIT}").exists
     assert unit_properties(host, SOCKET_UNIT, "ActiveState")["ActiveState"] == "inactive"
     assert serves(host)
-    # uWSGI itself holds the port now, not systemd.
-    assert "uwsgi" in listener(host, "127.0.0.1:8099") and "systemd" not in listener(host, "127.0.0.1:8099")
+    # uWSGI binds the addresses itself now; systemd holds nothing.
+    assert ini_sockets(host) == [f"socket = {UNIX}", "http-socket = 127.0.0.1:8099"]
 
 
 def test_off_a_second_run_changes_nothing_and_it_still_serves(host, runs):
@@ -70,7 +70,10 @@ def test_on_again_systemd_holds_the_sockets_and_it_serves(host, runs):
     props = unit_properties(host, SOCKET_UNIT, "ActiveState", "UnitFileState")
     assert props == {"ActiveState": "active", "UnitFileState": "enabled"}
     assert serves(host)
-    assert "systemd" in listener(host, "127.0.0.1:8099")
+    # systemd holds both addresses and hands them to uWSGI as fd 3 and 4.
+    listen = unit_properties(host, SOCKET_UNIT, "Listen")["Listen"]
+    assert UNIX in listen and "127.0.0.1:8099" in listen, listen
+    assert ini_sockets(host) == ["socket = fd://3", "http-socket = fd://4"]
 
 
 def test_on_a_second_run_changes_nothing(host, runs):
