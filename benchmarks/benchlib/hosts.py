@@ -68,19 +68,28 @@ def ansible_env():
     return env
 
 
-def playbook(name, book, extra_vars=(), log=None):
+def playbook(name, book, extra_vars=(), log=None, collections_path=None, keep_output=False):
     """Run playbook `book` (in benchmarks/playbooks) on host `name` over docker.
 
-    extra_vars: paths of JSON files or KEY=VALUE strings. Returns the wall time in seconds, the
-    PLAY RECAP counters of the host and its five slowest tasks."""
+    extra_vars: paths of JSON files or KEY=VALUE strings; collections_path: the ANSIBLE_COLLECTIONS_PATH
+    of this run (default: the run's, with this checkout's copy first). Returns the wall time in seconds,
+    the PLAY RECAP counters of the host and its five slowest tasks; with keep_output also what the
+    playbook printed (`stdout`) and every task time the profile_tasks callback listed (`task_times`)."""
     cmd = ["ansible-playbook", "-i", f"{check_name(name)},", "-c", "community.docker.docker", str(PLAYBOOKS / book)]
     for item in extra_vars:
-        cmd += ["-e", f"@{item}" if str(item).endswith(".json") else str(item)]
+        text = str(item)
+        cmd += ["-e", f"@{text}" if text.endswith(".json") and "=" not in text else text]
+    env = ansible_env()
+    if collections_path:
+        env["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path)
     began = time.monotonic()
-    result = run(cmd, log=log, env=ansible_env())
+    result = run(cmd, log=log, env=env)
     seconds = time.monotonic() - began
-    return {"seconds": round(seconds, 3), "recap": parse.play_recap(result.stdout, name),
-            "slowest_tasks": parse.task_times(result.stdout)[:5]}
+    times = parse.task_times(result.stdout)
+    out = {"seconds": round(seconds, 3), "recap": parse.play_recap(result.stdout, name), "slowest_tasks": times[:5]}
+    if keep_output:
+        out["stdout"], out["task_times"] = result.stdout, times
+    return out
 
 
 def write_json(path, data):

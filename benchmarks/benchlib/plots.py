@@ -51,23 +51,34 @@ def stop(result, path):
 
 
 def runtime(result, path):
-    """Role run time against the number of apps: fresh, re-runs, baseline."""
+    """Role run time against the number of apps: fresh, re-runs (and the baseline collection's), the
+    one-task play, and issue 12's re-run target."""
     rows = result["summary"]
     counts = [row["apps"] for row in rows]
     fig, axis = plt.subplots(figsize=(7, 4.5))
-    axis.plot(counts, [row["fresh_s"] for row in rows], "o-", label="fresh host")
-    axis.plot(counts, [row["rerun_s_median"] for row in rows], "s-", label="idempotent re-run (median)")
+    axis.plot(counts, [row["fresh_s"] for row in rows], "o-", color="tab:blue", label="fresh host")
+    axis.plot(counts, [row["rerun_s_median"] for row in rows], "s-", color="tab:green",
+              label="idempotent re-run (median)")
     for row in rows:
         axis.scatter([row["apps"]] * len(row["rerun_s_runs"]), row["rerun_s_runs"], color="grey", s=10, zorder=3)
-    axis.plot(counts, [row["baseline_s_median"] for row in rows], "^-", label="baseline one-task play")
-    first = rows[0]
-    if first["rerun_s_median"]:
-        goal = [first["rerun_s_median"] * (1 + 0.10 * (n - first["apps"])) for n in counts]
-        axis.plot(counts, goal, ":", color="grey", label="goal: re-run +10 % per extra app")
+    baseline = result.get("baseline_collection")
+    if baseline:
+        olds = [row for row in rows if row.get("fresh_old_s") is not None]
+        axis.plot([row["apps"] for row in olds], [row["fresh_old_s"] for row in olds], "o--", color="tab:blue",
+                  alpha=0.6, label=f"fresh host, baseline {baseline['short']}")
+        axis.plot(counts, [row.get("rerun_old_s_median") for row in rows], "s--", color="tab:green", alpha=0.6,
+                  label=f"re-run, baseline {baseline['short']}")
+    axis.plot(counts, [row["baseline_s_median"] for row in rows], "^-", color="tab:orange",
+              label="one-task play")
+    if len(rows) > 1 and rows[0]["baseline_s_median"] and rows[-1]["baseline_s_median"]:
+        axis.plot([counts[0], counts[-1]], [2 * rows[0]["baseline_s_median"], 3 * rows[-1]["baseline_s_median"]], ":",
+                  color="grey", label="target: re-run <= 2x / 3x the play")
+    if baseline:
+        axis.set_yscale("log")
     axis.set_xlabel("apps")
-    axis.set_ylabel("ansible-playbook wall time, s")
+    axis.set_ylabel("ansible-playbook wall time, s" + (" (log scale)" if baseline else ""))
     axis.set_xticks(counts)
-    axis.legend()
+    axis.legend(fontsize="small")
     axis.set_title("Role run time")
     return save(fig, path)
 

@@ -80,19 +80,64 @@ def stop_text(bench, settings):
 
 
 def runtime_text(bench, settings):
-    header = ["apps", "fresh s", "fresh tasks", "fresh changed", "re-run s", "re-run tasks", "re-run changed",
-              "baseline s"]
-    rows = [[r["apps"], r["fresh_s"], r["fresh_tasks"], r["fresh_changed"], r["rerun_s_median"], r["rerun_tasks"],
-             r["rerun_changed"], r["baseline_s_median"]] for r in bench["summary"]]
-    goal = bench["goal"]
-    slowest = bench["summary"][-1]["rerun_slowest_tasks"][:3]
-    return (f"fresh: one run per app count; re-runs and baselines: {settings['rt_rounds']} interleaved rounds\n"
-            + table(header, rows)
-            + f"\nRe-run growth per extra app: {cell(goal['growth_pct_per_app'])} % "
-            f"(net of the baseline play: {cell(goal['growth_pct_per_app_net'])} %); changed=0 on every re-run: "
-            f"{cell(goal['idempotent'])}\nSlowest tasks of the largest re-run: "
-            + "; ".join(f"{name.split(' : ')[-1]} {seconds:.1f} s" for name, seconds in slowest)
-            + f"\nGoal {goal['text']}: {verdict(goal)}")
+    goal, rows, slopes = bench["goal"], bench["summary"], bench.get("slopes_s_per_app") or {}
+    old = bench.get("baseline_collection")
+    header = ["apps", "fresh s", "w/o uWSGI build", "fresh tasks", "fresh changed", "re-run s", "re-run tasks",
+              "re-run changed", "one-task s", "re-run/play"]
+    table_rows = [[r["apps"], r["fresh_s"], r.get("fresh_net_s"), r["fresh_tasks"], r["fresh_changed"],
+                   r["rerun_s_median"], r["rerun_tasks"], r["rerun_changed"], r["baseline_s_median"],
+                   r.get("rerun_over_play")] for r in rows]
+    order = ("re-run with this checkout and with the baseline (alternating which goes first), one-task play" if old
+             else "re-run, one-task play")
+    parts = [f"fresh: one run per app count; {settings['rt_rounds']} interleaved rounds of ({order}) on each host; "
+             "x/play: median of the per-round ratios to the same host's one-task play\n" + table(header, table_rows)]
+    if old:
+        header = ["apps", "fresh s", "w/o uWSGI build", "fresh tasks", "fresh changed", "re-run s", "re-run tasks",
+                  "re-run changed", "re-run/play", "new/old re-run"]
+        old_rows = [[r["apps"], r.get("fresh_old_s"), r.get("fresh_old_net_s"), r.get("fresh_old_tasks"),
+                     r.get("fresh_old_changed"),
+                     r.get("rerun_old_s_median"), r.get("rerun_old_tasks"), r.get("rerun_old_changed"),
+                     r.get("rerun_old_over_play"), r.get("rerun_new_over_old")] for r in rows]
+        parts.append(f"Baseline collection {old['short']} ({old['subject']}), on the same hosts in the same rounds; "
+                     "its fresh converges on fresh hosts of their own\n" + table(header, old_rows))
+    per_app = (f"Per extra app: re-run {cell(slopes.get('rerun'))} s (net of the one-task play "
+               f"{cell(slopes.get('rerun_net'))} s), fresh converge without building uWSGI {cell(slopes.get('fresh'))} s "
+               f"(with it {cell(slopes.get('fresh_with_install'))} s)")
+    if old:
+        per_app += (f"; baseline: re-run {cell(slopes.get('rerun_old'))} s (net {cell(slopes.get('rerun_old_net'))} s), "
+                    f"fresh converge {cell(slopes.get('fresh_old'))} s (with the build "
+                    f"{cell(slopes.get('fresh_old_with_install'))} s)")
+    parts.append(per_app + " (smallest to largest app count, median over rounds)")
+    reload = bench.get("reload")
+    if reload:
+        names = {"reload": "this checkout", "reload_old": f"baseline {old['short']}" if old else "baseline"}
+        header = ["collection", "s", "s/play", "changed", "action", "others none", "app reload s", "(s - reload)/play",
+                  "outcome write s"]
+        reload_rows = [[names[r["kind"]], r["s_median"], r["over_play"], r["changed"], r["actions"], r["others_none"],
+                        r["app_reload_s_median"], r["net_over_play"], r["outcome_write_s_median"]] for r in reload["rows"]]
+        parts.append(f"Reload-class change: {reload['what']} on {reload['app']} (1 app of {reload['apps_count']}), set "
+                     "by one run and reverted by the next (s: without the benchmark's outcome task; app reload: from "
+                     "the reload until the app answered, as the role reports it)\n" + table(header, reload_rows)
+                     + f"\nnew/old: {cell(reload['new_over_old'])}; every run a change applied by a reload: "
+                     f"{cell(reload['every_run_reloaded'])}")
+        if old and not any(r["kind"] == "reload_old" and r["app_reload_s_median"] is not None for r in reload["rows"]):
+            parts.append("The baseline role reports no reload time of its own (it registers no "
+                         "_uwsgi_production_service): its '(s - reload)/play' is not measured")
+    header = ["target (issue 12)", "this checkout", "baseline", "limit", "met"]
+    olds = {t["target"]: t for t in bench.get("baseline_targets") or []}
+    parts.append(table(header, [[t["target"], t["value"], (olds.get(t["target"]) or {}).get("value"), t["limit"],
+                                 t["met"]] for t in goal.get("targets", [])]))
+    slowest = rows[-1]["rerun_slowest_tasks"][:3]
+    parts.append(f"Re-run growth per extra app: {cell(goal['growth_pct_per_app'])} % "
+                 f"(net of the one-task play: {cell(goal['growth_pct_per_app_net'])} %); changed=0 on every re-run: "
+                 f"{cell(goal['idempotent'])}"
+                 + (f" (baseline's: {cell(goal.get('idempotent_baseline'))})" if old else "")
+                 + "\nSlowest tasks of the largest re-run: "
+                 + "; ".join(f"{name.split(' : ')[-1]} {seconds:.1f} s" for name, seconds in slowest))
+    if bench.get("readme_table"):
+        parts.append("README table:\n" + bench["readme_table"])
+    parts.append(f"Goal {goal['text']}: {verdict(goal)}")
+    return "\n".join(parts)
 
 
 def busyness_text(bench, settings):

@@ -20,9 +20,12 @@ class Settings:
     # 2. Stop latency: interleaved rounds of (role idle, docs idle, role loaded, docs loaded).
     stop_rounds: int = 3
     docs_stop_timeout: int = 10
-    # 3. Role run time: app counts, and interleaved rounds of re-runs and baseline plays.
+    # 3. Role run time: app counts, and interleaved rounds of re-runs and baseline plays. baseline_ref: a
+    # commit whose collection is timed beside this checkout's ("previous": the last commit before the
+    # role's decisions moved to Python; empty: none).
     rt_sizes: tuple = (1, 5, 20)
     rt_rounds: int = 3
+    baseline_ref: str = ""
     # 4. Busyness: replicas bursted at once; concurrent slow requests per replica.
     busy_replicas: int = 3
     busy_concurrency: int = 4
@@ -56,6 +59,8 @@ def convert(field, text):
         return truthy(text)
     if isinstance(default, int):
         return int(text)
+    if isinstance(default, str):
+        return text.strip()
     if field.name == "only":
         names = tuple(name.strip() for name in text.split(",") if name.strip())
         unknown = set(names) - set(BENCHMARKS)
