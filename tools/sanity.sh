@@ -5,13 +5,14 @@
 # knows (tracked, plus untracked ones not ignored: what would be committed) are copied to such a
 # path in a temporary directory and tested there; .venv, .cache and other ignored files stay out.
 # Extra arguments go to ansible-test, e.g.  bash tools/sanity.sh --test pep8
+# On the newest tested ansible-core by default; on another:  PYOPS_CORE=2.19 bash tools/sanity.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 # The pinned toolchain, and shellcheck: without it ansible-test skips its shellcheck test with
 # only a warning.
-bash tools/setup.sh
+bash tools/setup.sh ${PYOPS_CORE:+"$PYOPS_CORE"}
 # shellcheck source=tools/env.sh
 source tools/env.sh
 command -v shellcheck >/dev/null || { echo "shellcheck is missing (tools/setup.sh installs it)" >&2; exit 1; }
@@ -19,7 +20,10 @@ command -v shellcheck >/dev/null || { echo "shellcheck is missing (tools/setup.s
 # shadow it.
 unset ANSIBLE_COLLECTIONS_PATH
 
-PYTHON_VERSION=3.11
+# The sanity tests run with the toolchain's own Python (ansible-test finds it as pythonX.Y, first on
+# PATH in the toolchain's virtualenv).
+PYTHON_VERSION=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+echo "[sanity] ansible-core $(python -c 'import ansible; print(ansible.__version__)') on Python $PYTHON_VERSION"
 
 # Each sanity test runs in its own virtualenv (~/.ansible/test/venv), which ansible-test creates
 # without pip and then bootstraps with a get-pip.py script downloaded from its CI file host, not
