@@ -249,7 +249,8 @@ def main():
         if not info["activated"]:
             continue
         sock = before.get(info["socket_unit"], {})
-        verb = "restart" if "socket" in changed(name) else ("start" if sock.get("ActiveState") != "active" else None)
+        active = sock.get("ActiveState") == "active"
+        verb = ("restart" if active else "start") if "socket" in changed(name) else (None if active else "start")
         enable = sock.get("UnitFileState") != "enabled"
         result["changed"] = result["changed"] or bool(verb) or enable
         if check:
