@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every test: lint, ansible-test sanity, fast tests (no host: docs, changelog, the built tarball,
-# templates...), then every molecule scenario on one local systemd test host.
+# Every test: yamllint; then ansible-lint, ansible-test sanity and the fast tests (no host: docs,
+# changelog, the built tarball, templates...) on every tested ansible-core (tests/requirements/);
+# then every molecule scenario on local systemd test hosts with the newest core, and the default
+# scenario again with the oldest.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -13,19 +15,33 @@ stamp() { while IFS= read -r line; do
   case "$line" in *➜*) printf '[at %ds] %s\n' $((SECONDS - started)) "$line" ;; *) printf '%s\n' "$line" ;; esac
 done; }
 
-step "setup"
+# The tested cores, oldest first (one toolchain each: tools/setup.sh).
+mapfile -t CORES < <(for f in tests/requirements/core-*.txt; do f=${f##*/core-}; echo "${f%.txt}"; done | sort -V)
+OLDEST=${CORES[0]}
+NEWEST=${CORES[-1]}
+# A command with one core's toolchain on PATH.
+on_core() { (PYOPS_CORE=$1 source tools/env.sh && shift && "$@"); }
+
+step "setup (ansible-core ${CORES[*]})"
 bash tools/setup.sh
+unset PYOPS_CORE  # the newest core's toolchain, whatever the caller's environment says
 # shellcheck source=tools/env.sh
 source tools/env.sh
 
 step "yamllint"
 yamllint --strict .
-step "ansible-lint (production profile)"
-ansible-lint
-step "ansible-test sanity"
-bash tools/sanity.sh
-step "fast tests (no host)"
-python -m pytest tests/unit
+for core in "${CORES[@]}"; do
+  step "ansible-core $core: ansible-lint (production profile)"
+  on_core "$core" ansible-lint
+done
+for core in "${CORES[@]}"; do
+  step "ansible-core $core: ansible-test sanity"
+  PYOPS_CORE=$core bash tools/sanity.sh
+done
+for core in "${CORES[@]}"; do
+  step "ansible-core $core: fast tests (no host)"
+  on_core "$core" python -m pytest tests/unit
+done
 
 step "test host"
 bash tools/testhost.sh up
@@ -33,9 +49,11 @@ trap 'bash tools/testhost.sh down' EXIT
 
 # Scenarios with hosts of their own (shared_state: false) run after those that share one host.
 OWN_HOSTS=(rolling_update system_install debian13)
-step "molecule: every scenario on one shared host"
+step "molecule (ansible-core $NEWEST): every scenario on one shared host"
 PYTHONUNBUFFERED=1 molecule test --all "${OWN_HOSTS[@]/#/--exclude=}" 2>&1 | stamp
-step "molecule: ${OWN_HOSTS[*]}, each on hosts of its own"
+step "molecule (ansible-core $NEWEST): ${OWN_HOSTS[*]}, each on hosts of its own"
 PYTHONUNBUFFERED=1 molecule test "${OWN_HOSTS[@]/#/--scenario-name=}" 2>&1 | stamp
+step "molecule (ansible-core $OLDEST): default"
+PYTHONUNBUFFERED=1 on_core "$OLDEST" molecule test --scenario-name=default 2>&1 | stamp
 
 step "done in $((SECONDS - started)) s"
