@@ -88,7 +88,6 @@ python_version:
 
 import os
 import shutil
-import subprocess
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -97,38 +96,35 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render as
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 
 
-def read_python_version(python):
+def read_python_version(module, python):
     """major.minor of the Python uWSGI embeds (the options depend on it); '' when it cannot be asked."""
-    try:
-        out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
+    if not os.path.exists(python):
         return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    rc, out, _err = module.run_command([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    return out.strip() if rc == 0 else ""
 
 
-def version_label(role):
+def version_label(module, role):
     """"uWSGI <version>" in messages: the release built from PyPI, or what Debian's binary says it is."""
     if role.get("install_method") != "system":
         return str(role.get("version"))
-    try:
-        out = subprocess.run([model.SYSTEM_BINARY, "--version"], capture_output=True, text=True, timeout=30, check=False)
-        return out.stdout.strip() or "from Debian's packages"
-    except (OSError, subprocess.SubprocessError):
-        return "from Debian's packages"
+    if os.path.exists(model.SYSTEM_BINARY):
+        rc, out, _err = module.run_command([model.SYSTEM_BINARY, "--version"])
+        if rc == 0 and out.strip():
+            return out.strip()
+    return "from Debian's packages"
 
 
-def check_ini(binary, scratch, name, text):
+def check_ini(module, binary, scratch, name, text):
     """uWSGI's strict mode on a candidate ini (model.check_command), written into a private scratch
     directory (as Ansible's validate= writes its candidate elsewhere than the live file): (ok, uWSGI's words)."""
+    if not os.path.exists(binary):
+        return False, "%s does not exist" % binary
     path = os.path.join(scratch, "%s.ini" % name)
-    try:
-        with open(path, "w") as out:
-            out.write(text)
-        run = subprocess.run(model.check_command(binary, path), capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return False, str(exc)
-    return run.returncode == 0, (run.stderr.strip() or run.stdout.strip())
+    with open(path, "w") as out:
+        out.write(text)
+    rc, out, err = module.run_command(model.check_command(binary, path))
+    return rc == 0, (err.strip() or out.strip())
 
 
 def main():
@@ -143,7 +139,7 @@ def main():
     )
     role, secrets, managed = module.params["role"], module.params["secrets"] or {}, module.params["managed"]
     apps = model.present_apps(module.params["apps"])
-    python_version = read_python_version(role["python"])
+    python_version = read_python_version(module, role["python"])
     with_secrets = set(model.secret_apps(secrets))
 
     files = state.Files(module)
@@ -196,12 +192,13 @@ def main():
     if candidates and (not module.check_mode or os.path.exists(model.binary(role))):
         scratch = tempfile.mkdtemp(prefix="uwsgi-production-check-")
         try:
-            checked = [(name,) + check_ini(model.binary(role), scratch, name, check_texts[name]) for name, _text in candidates]
+            checked = [(name,) + check_ini(module, model.binary(role), scratch, name, check_texts[name])
+                       for name, _text in candidates]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         rejected = [
             "uwsgi_production_apps: uWSGI %s rejected the options of app '%s' (uwsgi_production_options combined "
-            "with its options), so the live config was left as it was: %s" % (version_label(role), name, words)
+            "with its options), so the live config was left as it was: %s" % (version_label(module, role), name, words)
             for name, ok, words in checked if not ok]
         if rejected:
             module.fail_json(msg="\n".join(rejected), apps=result_apps, changed_files=files.empty_report(),

@@ -99,7 +99,6 @@ import json
 import os
 import pwd
 import re
-import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
@@ -107,17 +106,16 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as 
 PLAIN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 
 
-def missing_packages(names):
+def missing_packages(run, names):
     """The packages of `names` that dpkg does not report installed; None when one is not a plain name
-    (a version or a pattern: apt itself must decide)."""
+    (a version or a pattern: apt itself must decide). `run(argv)` gives (rc, stdout, stderr)."""
     if not names:
         return []
     if not all(PLAIN_PACKAGE.match(name) for name in names):
         return None
-    run = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n", "--"] + list(names),
-                         capture_output=True, text=True, check=False)
+    _rc, out, _err = run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n", "--"] + list(names))
     installed = set()
-    for line in run.stdout.splitlines():
+    for line in out.splitlines():
         package, _sep, status = line.partition(" ")
         if status.startswith("ii"):
             installed.add(package.split(":")[0])
@@ -140,14 +138,12 @@ def exists(lookup, name):
         return False
 
 
-def python_version(python):
+def python_version(run, python):
     """major.minor of a Python interpreter; '' when it cannot be asked."""
-    try:
-        run = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
+    if not os.path.exists(python):
         return ""
-    return run.stdout.strip() if run.returncode == 0 else ""
+    rc, out, _err = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    return out.strip() if rc == 0 else ""
 
 
 def venv_version(venv):
@@ -182,7 +178,7 @@ def main():
                 if app.get("virtualenv") and os.path.exists(os.path.join(app["virtualenv"], "bin", "python"))]
     # Debian's python3 plugin embeds /usr/bin/python3; the pip method's uWSGI, uwsgi_production_python.
     python = "/usr/bin/python3" if role.get("install_method") == "system" else role["python"]
-    embedded = python_version(python)
+    embedded = python_version(module.run_command, python)
     wrong = []
     for index, app in enumerate(apps):
         if app in existing and embedded:
@@ -200,7 +196,7 @@ def main():
         changed=False,
         python_version=embedded,
         apt_lists=bool(glob.glob("/var/lib/apt/lists/*_Packages*")),
-        packages_missing=missing_packages(module.params["packages"]),
+        packages_missing=missing_packages(module.run_command, module.params["packages"]),
         binary_exists=os.path.exists(model.binary(role)),
         pip_version=pip_version(role["venv"]),
         missing_groups=sorted({group for _user, group in accounts if not exists(grp.getgrnam, group)}),

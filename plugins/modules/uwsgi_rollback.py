@@ -72,7 +72,6 @@ stopped:
 """
 
 import os
-import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
@@ -81,8 +80,11 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 
 
-def systemctl(*args):
-    return subprocess.run(["systemctl"] + list(args), capture_output=True, text=True, check=False)
+class Run:
+    """What `systemctl` answered: returncode, stdout, stderr."""
+
+    def __init__(self, module, argv):
+        self.returncode, self.stdout, self.stderr = module.run_command(argv)
 
 
 def restore(good, live, owner, group, mode):
@@ -101,6 +103,10 @@ def main():
         ),
         supports_check_mode=False,
     )
+
+    def systemctl(*args):
+        return Run(module, ["systemctl"] + list(args))
+
     params = module.params
     config, service = params["config"], params["service"] or {}
     apps = config.get("apps") or {}

@@ -79,7 +79,6 @@ last_good:
 """
 
 import os
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
@@ -94,12 +93,19 @@ NEED_APP_EXIT = (
 )
 
 
+class Answer:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
 class Systemd:
     def __init__(self, module):
         self.module = module
 
     def run(self, *args):
-        return subprocess.run(["systemctl"] + list(args), capture_output=True, text=True, check=False)
+        """What `systemctl ARGS` answered: returncode, stdout, stderr."""
+        rc, out, err = self.module.run_command(["systemctl"] + list(args))
+        return Answer(rc, out, err)
 
     def must(self, *args):
         run = self.run(*args)
@@ -125,9 +131,9 @@ class Systemd:
         return found
 
     def journal(self, unit, lines):
-        run = subprocess.run(["journalctl", "--unit", unit, "--lines", str(lines), "--no-pager", "--output",
-                              "short-precise"], capture_output=True, text=True, check=False)
-        return run.stdout.rstrip("\n")
+        _rc, out, _err = self.module.run_command(["journalctl", "--unit", unit, "--lines", str(lines), "--no-pager",
+                                                  "--output", "short-precise"])
+        return out.rstrip("\n")
 
 
 def keep_last_good(config_dir, name, info):

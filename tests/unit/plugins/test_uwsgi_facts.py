@@ -6,18 +6,24 @@ import sys
 from ansible_collections.pyops.uwsgi.plugins.modules import uwsgi_facts as facts
 
 
+def run(argv):
+    """What the module's run_command gives: (rc, stdout, stderr), here from a real process."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
 def test_a_virtualenv_says_which_python_made_it(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     assert facts.venv_version(str(venv)) == "%d.%d" % sys.version_info[:2]
-    assert facts.python_version(sys.executable) == "%d.%d" % sys.version_info[:2]
+    assert facts.python_version(run, sys.executable) == "%d.%d" % sys.version_info[:2]
 
 
 def test_virtualenvs_own_version_info_wins_and_nothing_is_unknown(tmp_path):
     (tmp_path / "pyvenv.cfg").write_text("home = /usr/bin\nversion_info = 3.9.18.final.0\nvirtualenv = 20.25.0\n")
     assert facts.venv_version(str(tmp_path)) == "3.9"
     assert facts.venv_version(str(tmp_path / "missing")) == ""
-    assert facts.python_version(str(tmp_path / "no-python")) == ""
+    assert facts.python_version(run, str(tmp_path / "no-python")) == ""
 
 
 def test_the_uwsgi_release_comes_from_pips_metadata(tmp_path):
@@ -29,10 +35,10 @@ def test_the_uwsgi_release_comes_from_pips_metadata(tmp_path):
 
 
 def test_a_package_name_with_a_version_or_a_pattern_is_left_to_apt():
-    assert facts.missing_packages([]) == []
-    assert facts.missing_packages(["python3-dev=3.11*"]) is None
+    assert facts.missing_packages(run, []) == []
+    assert facts.missing_packages(run, ["python3-dev=3.11*"]) is None
 
 
 def test_dpkg_says_which_packages_are_missing():
     """This machine is Debian, as every host the role supports: dpkg itself is installed."""
-    assert facts.missing_packages(["dpkg", "pyops-no-such-package"]) == ["pyops-no-such-package"]
+    assert facts.missing_packages(run, ["dpkg", "pyops-no-such-package"]) == ["pyops-no-such-package"]
