@@ -13,7 +13,7 @@
 #
 # Each image is built the same way from debootstrap (no image registry is needed) and carries the
 # host's extra CA certificates, so HTTPS from inside works behind a TLS-intercepting proxy.
-# Facts behind the flags: see README "Test hosts".
+# Facts behind the flags: see docs/tests.md, "Test hosts".
 set -euo pipefail
 
 STATE_DIR=${PYOPS_UWSGI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pyops-uwsgi}
