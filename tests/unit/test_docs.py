@@ -109,7 +109,11 @@ def test_ansible_doc_shows_every_variable(tmp_path):
     result = subprocess.run(["ansible-doc", "-t", "role", "pyops.uwsgi.uwsgi_production"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert "WARNING" not in result.stderr, result.stderr
+    # ansible-core 2.20 and later warn about a collection of their own on every `ansible-doc -t role`
+    # (ansible._protomatter has no MANIFEST.json): that one is the core's, any other is this role's.
+    warnings = [line for line in result.stderr.splitlines()
+                if "WARNING" in line and "/ansible/_internal/ansible_collections/ansible/_protomatter'" not in line]
+    assert not warnings, result.stderr
     text = result.stdout
     assert text.startswith("> ROLE: ") and "pyops.uwsgi.uwsgi_production" in text.splitlines()[0]
     # Without colour each option starts a line "- name  description" ("= name" when required).
