@@ -123,11 +123,15 @@ def missing_packages(run, names):
 
 
 def pip_version(venv):
-    """The uWSGI release pip installed in the virtualenv, from its dist-info directory's name."""
-    found = glob.glob(os.path.join(venv, "lib", "python*", "site-packages", "[uU][wW][sS][gG][iI]-*.dist-info"))
+    """The uWSGI release pip installed in the virtualenv, from its metadata directory's name: a wheel's
+    uwsgi-2.0.31.dist-info, or the uWSGI-2.0.31-py3.11.egg-info of a build without the wheel package."""
+    found = []
+    for pattern in ("[uU][wW][sS][gG][iI]-*.dist-info", "[uU][wW][sS][gG][iI]-*.egg-info"):
+        found += glob.glob(os.path.join(venv, "lib", "python*", "site-packages", pattern))
     if len(found) != 1:
         return ""
-    return os.path.basename(found[0])[len("uwsgi-"):-len(".dist-info")]
+    name = os.path.basename(found[0])[len("uwsgi-"):]
+    return name.rsplit(".", 1)[0].split("-")[0]
 
 
 def exists(lookup, name):

@@ -34,6 +34,17 @@ def test_the_uwsgi_release_comes_from_pips_metadata(tmp_path):
     assert facts.pip_version(str(tmp_path)) == "2.0.31"
 
 
+def test_a_build_without_the_wheel_package_leaves_egg_info(tmp_path):
+    """What pip left in the role's /opt/uwsgi on the test hosts (uWSGI is an sdist)."""
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "uWSGI-2.0.31-py3.11.egg-info").mkdir()
+    assert facts.pip_version(str(tmp_path)) == "2.0.31"
+    (site / "uWSGI-2.0.31-py3.11.egg-info").rmdir()
+    (site / "uWSGI-2.0.30.egg-info").mkdir()
+    assert facts.pip_version(str(tmp_path)) == "2.0.30"
+
+
 def test_a_package_name_with_a_version_or_a_pattern_is_left_to_apt():
     assert facts.missing_packages(run, []) == []
     assert facts.missing_packages(run, ["python3-dev=3.11*"]) is None
