@@ -83,21 +83,22 @@ def runtime_text(bench, settings):
     goal, rows, slopes = bench["goal"], bench["summary"], bench.get("slopes_s_per_app") or {}
     old = bench.get("baseline_collection")
     header = ["apps", "fresh s", "w/o uWSGI build", "fresh tasks", "fresh changed", "re-run s", "re-run tasks",
-              "re-run changed", "one-task s", "re-run/play"]
+              "re-run changed", "one-task s", "re-run/play", "per round"]
     table_rows = [[r["apps"], r["fresh_s"], r.get("fresh_net_s"), r["fresh_tasks"], r["fresh_changed"],
                    r["rerun_s_median"], r["rerun_tasks"], r["rerun_changed"], r["baseline_s_median"],
-                   r.get("rerun_over_play")] for r in rows]
+                   r.get("rerun_over_play"), r.get("rerun_over_play_rounds")] for r in rows]
     order = ("re-run with this checkout and with the baseline (alternating which goes first), one-task play" if old
              else "re-run, one-task play")
     parts = [f"fresh: one run per app count; {settings['rt_rounds']} interleaved rounds of ({order}) on each host; "
              "x/play: median of the per-round ratios to the same host's one-task play\n" + table(header, table_rows)]
     if old:
         header = ["apps", "fresh s", "w/o uWSGI build", "fresh tasks", "fresh changed", "re-run s", "re-run tasks",
-                  "re-run changed", "re-run/play", "new/old re-run"]
+                  "re-run changed", "re-run/play", "per round", "new/old re-run"]
         old_rows = [[r["apps"], r.get("fresh_old_s"), r.get("fresh_old_net_s"), r.get("fresh_old_tasks"),
                      r.get("fresh_old_changed"),
                      r.get("rerun_old_s_median"), r.get("rerun_old_tasks"), r.get("rerun_old_changed"),
-                     r.get("rerun_old_over_play"), r.get("rerun_new_over_old")] for r in rows]
+                     r.get("rerun_old_over_play"), r.get("rerun_old_over_play_rounds"), r.get("rerun_new_over_old")]
+                    for r in rows]
         parts.append(f"Baseline collection {old['short']} ({old['subject']}), on the same hosts in the same rounds; "
                      "its fresh converges on fresh hosts of their own\n" + table(header, old_rows))
     per_app = (f"Per extra app: re-run {cell(slopes.get('rerun'))} s (net of the one-task play "

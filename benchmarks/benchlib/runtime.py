@@ -308,6 +308,7 @@ def size_row(count, fresh_run, runs, fresh_old_run=None):
         "rerun_tasks": stats.median(r["recap"]["tasks"] for r in reruns),
         "rerun_changed": [r["recap"]["changed"] for r in reruns],
         "rerun_over_play": stats.rounded(stats.median(over_play(runs, "rerun", count))),
+        "rerun_over_play_rounds": [stats.rounded(ratio, 2) for ratio in over_play(runs, "rerun", count)],
         "rerun_slowest_tasks": reruns[-1]["slowest_tasks"] if reruns else [],
         "baseline_s_median": stats.median(r["seconds"] for r in bases),
         "baseline_tasks": stats.median(r["recap"]["tasks"] for r in bases),
@@ -327,6 +328,7 @@ def size_row(count, fresh_run, runs, fresh_old_run=None):
             "rerun_old_tasks": stats.median(r["recap"]["tasks"] for r in olds),
             "rerun_old_changed": [r["recap"]["changed"] for r in olds],
             "rerun_old_over_play": stats.rounded(stats.median(over_play(runs, "rerun_old", count))),
+            "rerun_old_over_play_rounds": [stats.rounded(ratio, 2) for ratio in over_play(runs, "rerun_old", count)],
             "rerun_new_over_old": stats.rounded(stats.median(pair_ratios(runs, "rerun", "rerun_old", count))),
             "rerun_old_slowest_tasks": olds[-1]["slowest_tasks"] if olds else [],
         })

@@ -429,6 +429,7 @@ def test_runtime_ratios_are_medians_of_per_round_ratios_to_the_play():
     rows = runtime_with_baseline()["summary"]
     small, large = rows
     assert small["rerun_over_play"] == pytest.approx(1.5) and large["rerun_over_play"] == pytest.approx(1.6)
+    assert small["rerun_over_play_rounds"] == [1.5, 1.5, 1.5] and large["rerun_old_over_play_rounds"] == [19.0] * 3
     assert small["rerun_old_over_play"] == pytest.approx(10.0) and large["rerun_old_over_play"] == pytest.approx(19.0)
     assert small["rerun_new_over_old"] == pytest.approx(0.15)
     # Medians of seconds are another thing: 1.5 x the middle play (3 s).
