@@ -13,8 +13,8 @@ import sys
 import time
 import traceback
 
-from benchlib import (busyness, context, hosts, memory, plots, report, runtime, safe_changes, settings, snapshot,
-                      stop, throughput)
+from benchlib import (busyness, context, fleet, hosts, memory, plots, report, runtime, safe_changes, settings,
+                      snapshot, stop, throughput)
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 COMMAND = "bash benchmarks/run.sh"
@@ -118,7 +118,9 @@ def run_benchmarks(ctx, results):
     only = ctx.settings.only
     if "safe_changes" in only:  # on its own host
         record(ctx, results, "safe_changes", lambda: safe_changes.run(ctx))
-    if not set(only) - {"safe_changes"}:
+    if "fleet" in only:  # on its own four hosts
+        record(ctx, results, "fleet", lambda: fleet.run(ctx))
+    if not set(only) - {"safe_changes", "fleet"}:
         return
     prepare_main_host(ctx, results)
     if "throughput" in only:
@@ -160,6 +162,9 @@ def main():
     if "safe_changes" in results["benchmarks"]:
         text += "\n\n6. " + results["benchmarks"]["safe_changes"].get("title", "safe_changes") + "\n" \
             + safe_changes.summary_text(results["benchmarks"]["safe_changes"])
+    if "fleet" in results["benchmarks"]:
+        text += "\n\n7. " + results["benchmarks"]["fleet"].get("title", "fleet") + "\n" \
+            + fleet.summary_text(results["benchmarks"]["fleet"])
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
     print("\n" + text + f"\n\nWritten: {out}/results.json, summary.txt, " + ", ".join(results["plots"]))
     failed = [name for name, bench in results["benchmarks"].items() if "error" in bench]

@@ -68,14 +68,15 @@ def ansible_env():
     return env
 
 
-def playbook(name, book, extra_vars=(), log=None, collections_path=None, keep_output=False):
-    """Run playbook `book` (in benchmarks/playbooks) on host `name` over docker.
+def ansible_playbook(names, book, extra_vars=(), log=None, collections_path=None):
+    """ansible-playbook `book` on the hosts `names` over docker; (CompletedProcess, wall seconds).
 
+    book: a file in benchmarks/playbooks, or a collection's playbook by name (pyops.uwsgi.rolling_update);
     extra_vars: paths of JSON files or KEY=VALUE strings; collections_path: the ANSIBLE_COLLECTIONS_PATH
-    of this run (default: the run's, with this checkout's copy first). Returns the wall time in seconds,
-    the PLAY RECAP counters of the host and its five slowest tasks; with keep_output also what the
-    playbook printed (`stdout`) and every task time the profile_tasks callback listed (`task_times`)."""
-    cmd = ["ansible-playbook", "-i", f"{check_name(name)},", "-c", "community.docker.docker", str(PLAYBOOKS / book)]
+    of this run (default: the run's, with this checkout's copy first)."""
+    inventory = ",".join(check_name(name) for name in names) + ","
+    path = PLAYBOOKS / book
+    cmd = ["ansible-playbook", "-i", inventory, "-c", "community.docker.docker", str(path if path.exists() else book)]
     for item in extra_vars:
         text = str(item)
         cmd += ["-e", f"@{text}" if text.endswith(".json") and "=" not in text else text]
@@ -84,12 +85,28 @@ def playbook(name, book, extra_vars=(), log=None, collections_path=None, keep_ou
         env["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path)
     began = time.monotonic()
     result = run(cmd, log=log, env=env)
-    seconds = time.monotonic() - began
+    return result, time.monotonic() - began
+
+
+def playbook(name, book, extra_vars=(), log=None, collections_path=None, keep_output=False):
+    """Run playbook `book` on host `name` (arguments: ansible_playbook). Returns the wall time in
+    seconds, the PLAY RECAP counters of the host and its five slowest tasks; with keep_output also what
+    the playbook printed (`stdout`) and every task time the profile_tasks callback listed (`task_times`)."""
+    result, seconds = ansible_playbook([name], book, extra_vars, log, collections_path)
     times = parse.task_times(result.stdout)
     out = {"seconds": round(seconds, 3), "recap": parse.play_recap(result.stdout, name), "slowest_tasks": times[:5]}
     if keep_output:
         out["stdout"], out["task_times"] = result.stdout, times
     return out
+
+
+def fleet_playbook(names, book, extra_vars=(), log=None, collections_path=None):
+    """Run playbook `book` on every host of `names` in one ansible-playbook (arguments: ansible_playbook).
+    Returns the wall time, each host's PLAY RECAP counters and how many plays ran (a play with `serial`
+    runs once per batch)."""
+    result, seconds = ansible_playbook(names, book, extra_vars, log, collections_path)
+    return {"seconds": round(seconds, 3), "recaps": {name: parse.play_recap(result.stdout, name) for name in names},
+            "plays": parse.plays(result.stdout), "slowest_tasks": parse.task_times(result.stdout)[:5]}
 
 
 def write_json(path, data):

@@ -60,3 +60,8 @@ def task_times(text):
     if len(recap) < 2:
         return []
     return [[name.strip(), float(seconds)] for name, seconds in re.findall(r"^(.+?) -+ ([0-9.]+)s$", recap[1], re.M)]
+
+
+def plays(text):
+    """How many plays ansible-playbook ran ('PLAY [name]' headers; a play with `serial` has one per batch)."""
+    return len(re.findall(r"^PLAY \[", text, re.M))

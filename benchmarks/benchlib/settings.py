@@ -2,7 +2,7 @@
 
 import dataclasses
 
-BENCHMARKS = ("runtime", "throughput", "busyness", "stop", "memory", "safe_changes")
+BENCHMARKS = ("runtime", "throughput", "busyness", "stop", "memory", "safe_changes", "fleet")
 
 
 @dataclasses.dataclass
@@ -40,11 +40,14 @@ class Settings:
     sc_rate: int = 100
     sc_settle: int = 10
     sc_window: int = 5
+    # 7. Fleet: identical apps on each of its four hosts; interleaved rounds of rollouts.
+    fleet_apps: int = 1
+    fleet_rounds: int = 3
 
 
 QUICK = {"tp_rounds": 1, "tp_seconds": 2, "stop_rounds": 1, "rt_sizes": (1, 2), "rt_rounds": 1,
          "busy_replicas": 1, "busy_seconds": 5, "busy_max_seconds": 45, "mem_samples": 2,
-         "sc_settle": 6, "sc_window": 3}
+         "sc_settle": 6, "sc_window": 3, "fleet_rounds": 1}
 
 
 def truthy(text):

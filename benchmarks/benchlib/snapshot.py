@@ -12,7 +12,7 @@ import pathlib
 import shutil
 
 # What Ansible loads of the collection pyops.uwsgi.
-PARTS = ("galaxy.yml", "meta", "plugins", "roles")
+PARTS = ("galaxy.yml", "meta", "playbooks", "plugins", "roles")
 NAMESPACE = pathlib.Path("ansible_collections", "pyops", "uwsgi")
 
 

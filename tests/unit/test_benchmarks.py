@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "benchmarks" / "host"))
 from benchlib import busyness, memory, parse, plots, report, runtime, settings, stats, stop, throughput  # noqa: E402
 from benchlib import safe_changes  # noqa: E402
 from benchlib import snapshot  # noqa: E402
-from benchlib import baseline_collection  # noqa: E402
+from benchlib import baseline_collection, fleet  # noqa: E402
 import probe  # noqa: E402
 
 WRK = """Running 5s test @ http://127.0.0.1:8101/
@@ -233,11 +233,14 @@ def test_snapshot_copies_the_collection_and_comes_first(tmp_path):
     (repo / "roles" / "r" / "tasks" / "main.yml").write_text("---\n")
     (repo / "galaxy.yml").write_text("namespace: pyops\n")
     (repo / "molecule").mkdir()  # not part of what Ansible loads: not copied
+    (repo / "playbooks").mkdir()  # the collection's playbooks (pyops.uwsgi.rolling_update): copied
+    (repo / "playbooks" / "rolling_update.yml").write_text("---\n")
     env = {"ANSIBLE_COLLECTIONS_PATH": "/elsewhere"}
     copied = snapshot.take(repo, tmp_path / "copy", env)
     target = tmp_path / "copy" / "ansible_collections" / "pyops" / "uwsgi"
     assert copied["path"] == str(target)
     assert (target / "roles" / "r" / "tasks" / "main.yml").is_file() and not (target / "molecule").exists()
+    assert (target / "playbooks" / "rolling_update.yml").is_file()
     assert env["ANSIBLE_COLLECTIONS_PATH"] == f"{tmp_path / 'copy'}:/elsewhere"
     # An edit of the checkout after the copy does not reach the copy.
     (repo / "galaxy.yml").write_text("namespace: changed\n")
@@ -534,3 +537,41 @@ def test_baseline_collection_ref_and_path():
     assert baseline_collection.collections_path("/b").split(":") == ["/b", str(REPO / ".cache" / "collections")]
     assert settings.from_env({"BENCH_BASELINE_REF": "previous"}).baseline_ref == "previous"
     assert settings.from_env({}).baseline_ref == ""
+
+
+# --- 7. Fleet: rollouts over four hosts -----------------------------------------------------------------
+def rollout_run(round_, kind, seconds, changed=0, plays=4, direction=None):
+    recaps = {host: {"changed": changed, "failed": 0, "unreachable": 0} for host in fleet.HOSTS}
+    run = {"round": round_, "apps": len(fleet.HOSTS), "kind": kind, "seconds": seconds, "recaps": recaps,
+           "plays": plays, "slowest_tasks": []}
+    return run if direction is None else {**run, "direction": direction}
+
+
+def fleet_result(old_changed=0):
+    runs = []
+    for round_, play in enumerate([8.0, 12.0, 10.0]):
+        runs += [rollout_run(round_, "rerun", 2 * play), rollout_run(round_, "rerun_old", 12 * play, old_changed),
+                 rollout_run(round_, "baseline", play)]
+        for kind, direction in runtime.reload_steps(round_, OLD):
+            runs.append(rollout_run(round_, kind, (3 if kind == "reload" else 13) * play, 1, direction=direction))
+    first = rollout_run(-1, "first", 400.0, 6)
+    return fleet.analyze(first, runs, OLD, {"app": "app01", "what": "harakiri 60 -> 55", "apps_count": 1}, 1)
+
+
+def test_fleet_rollouts_per_batch_and_ratios():
+    result = fleet_result()
+    rows = {row["kind"]: row for row in result["summary"]["rows"]}
+    assert rows["rerun"]["over_play"] == 2.0 and rows["rerun_old"]["over_play"] == 12.0
+    assert rows["rerun"]["s_median"] == 20.0 and rows["rerun"]["s_per_batch_median"] == 5.0
+    assert rows["reload"]["over_play"] == 3.0 and rows["reload_old"]["changed"][0] == [1, 1, 1, 1]
+    assert result["summary"]["rerun_new_over_old"] == pytest.approx(2 / 12, abs=1e-3)
+    assert result["summary"]["reload_new_over_old"] == pytest.approx(3 / 13, abs=1e-3)
+    assert result["goal"]["met"] is True
+    assert fleet_result(old_changed=1)["goal"]["met"] is False
+    text = fleet.summary_text(result)
+    assert "no change, baseline (88cb454)" in text and "Goal" in text and ": MET" in text
+    table = result["readme_table"].splitlines()
+    assert table[0].startswith("| rolling_update over 4 hosts, 1 app(s) each: s per batch") and "2.5 s per batch" in table[0]
+    assert table[2] == "| no change | 30.0 s (12.0x) | 5.0 s (2.0x) |"
+    assert table[3] == "| one reload-class change (harakiri 60 -> 55) | 32.5 s (13.0x) | 7.5 s (3.0x) |"
+    assert parse.plays("PLAY [a] ***\nTASK [x]\nPLAY [a] ***\nPLAY RECAP ***\n") == 2
