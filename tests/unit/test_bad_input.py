@@ -8,16 +8,17 @@ host of a generated inventory, connected locally and carrying its own variables,
 tests/unit/preflight.yml applies the role pyops.uwsgi.uwsgi_production to all of them with
 `--tags uwsgi_production_preflight --check`, so only the role's argument validation and
 tasks/preflight.yml (one task) run. Each case reads its host's result of the task where it stopped: the
-`msg` of the argument validation, or the `msg` and `violations` of the role's check.
+`msg` of the argument validation, or the `msg` and `violations` of the role's check, from the project's
+own record of the run (tests/record.py), not from a callback's output.
 """
 
-import json
 import os
 import pathlib
 import subprocess
 from dataclasses import dataclass, field
 
 import pytest
+import record
 import yaml
 from paths import REPO, ROLE, load_yaml
 
@@ -144,7 +145,6 @@ def ansible_env(tmp_path):
     (collections / "ansible_collections" / "pyops").mkdir(parents=True)
     (collections / "ansible_collections" / "pyops" / "uwsgi").symlink_to(REPO)
     env = dict(os.environ)
-    # ansible.posix (the json callback) comes from the toolchain's collections.
     others = env.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".cache" / "collections")
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join([str(collections), others]),
@@ -165,20 +165,15 @@ def write_inventory(path, cases):
     return path
 
 
-def run_preflight(tmp_path, cases, callback, *options):
+def run_preflight(tmp_path, cases, *options):
+    """The run, with its record in tmp_path/record.json."""
     tmp_path.mkdir(exist_ok=True)
-    env = ansible_env(tmp_path)
-    env["ANSIBLE_STDOUT_CALLBACK"] = callback
+    env = record.environment(tmp_path / "record.json", ansible_env(tmp_path))
     return subprocess.run(
         ["ansible-playbook", "-i", str(write_inventory(tmp_path / "inventory.yml", cases)), str(PLAYBOOK),
          "--tags", "uwsgi_production_preflight", "--check", "--forks", str(min(len(cases), 16)), *options],
         capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
     )
-
-
-def task_name(task):
-    """A task's name in the report, without the role's prefix "pyops.uwsgi.uwsgi_production : "."""
-    return task["task"]["name"].split(" : ", 1)[-1]
 
 
 @dataclass
@@ -189,28 +184,29 @@ class Outcome:
 
 
 class Report:
-    def __init__(self, run):
+    def __init__(self, run, path):
         self.run = run
-        self.data = json.loads(run.stdout)
+        self.text = path.read_text(encoding="utf-8")
+        self.record = record.Record(path)
+        self.stats = self.record.stats
 
-    def tasks(self):
-        return [task for play in self.data["plays"] for task in play["tasks"]]
+    def task_names(self):
+        return {record.short_name(task["task"]) for task in self.record.tasks()}
 
     def outcome(self, host):
         results, last = {}, ""
-        for task in self.tasks():
-            result = task["hosts"].get(host)
-            if result is not None:
-                results[task_name(task)] = result
-                last = task_name(task)
-        return Outcome(self.data["stats"][host], results, last)
+        for task in self.record.tasks(host):
+            last = record.short_name(task["task"])
+            results[last] = task["result"]
+        return Outcome(self.stats[host], results, last)
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    run = run_preflight(tmp_path_factory.mktemp("preflight"), CASES, "ansible.posix.json")
-    assert run.stdout.lstrip().startswith("{"), run.stdout + run.stderr
-    return Report(run)
+    tmp_path = tmp_path_factory.mktemp("preflight")
+    run = run_preflight(tmp_path, CASES)
+    assert (tmp_path / "record.json").exists(), run.stdout + run.stderr
+    return Report(run, tmp_path / "record.json")
 
 
 def role_variables(case):
@@ -218,12 +214,11 @@ def role_variables(case):
 
 
 def test_one_run_checked_every_case_and_nothing_but_the_preflight(report):
-    assert sorted(report.data["stats"]) == sorted(case.id for case in CASES)
+    assert sorted(report.stats) == sorted(case.id for case in CASES)
     assert report.run.returncode == 2, report.run.stderr  # some hosts failed, none unreachable
-    for task in report.tasks():
-        name = task_name(task)
+    for name in report.task_names():
         assert name.startswith(ARGUMENT_VALIDATION) or name in (CHECK, FACTS), name
-    for host, stats in report.data["stats"].items():
+    for host, stats in report.stats.items():
         assert stats["changed"] == 0 and stats["unreachable"] == 0, host
 
 
@@ -256,11 +251,12 @@ def test_good_input_passes_every_check(report, case):
 def test_the_run_fails_for_one_bad_case_and_passes_for_one_good_case(tmp_path):
     """The same checks with the default output: the exit status an operator sees."""
     name_case = next(case for case in BAD if case.id == "name_climbs_out")
-    failed = run_preflight(tmp_path / "bad", [name_case], "ansible.builtin.default")
+    failed = run_preflight(tmp_path / "bad", [name_case])
     assert failed.returncode != 0
-    assert 'uwsgi_production_apps[0].name = "../x" is not a usable name' in failed.stdout + failed.stderr
+    messages = [task["result"]["msg"] for task in record.Record(tmp_path / "bad" / "record.json").failed()]
+    assert any('uwsgi_production_apps[0].name = "../x" is not a usable name' in msg for msg in messages), messages
     readme_case = next(case for case in GOOD if case.id == "good_readme_example")
-    passed = run_preflight(tmp_path / "good", [readme_case], "ansible.builtin.default")
+    passed = run_preflight(tmp_path / "good", [readme_case])
     assert passed.returncode == 0, passed.stdout + passed.stderr
 
 
@@ -272,17 +268,19 @@ def secret_values():
 
 
 def test_secret_values_never_appear_in_the_results(report):
-    """uwsgi_production_secrets are checked without showing a value, even in the full JSON results."""
+    """uwsgi_production_secrets are checked without showing a value, even in the full results."""
     for value in secret_values():
-        assert value not in report.run.stdout + report.run.stderr
-    assert SECRET not in report.run.stdout + report.run.stderr
+        assert value not in report.run.stdout + report.run.stderr + report.text
+    assert SECRET not in report.run.stdout + report.run.stderr + report.text
 
 
 def test_secret_values_never_appear_in_the_verbose_output(tmp_path):
     """Not in the messages, not in the task's arguments, not at -vvv, not with the arguments in the banner."""
     cases = [case for case in CASES if "uwsgi_production_secrets" in case.vars]
-    env_run = run_preflight(tmp_path, cases, "ansible.builtin.default", "-vvv")
-    assert env_run.returncode == 2 and "uwsgi_production_secrets.shop.DB-URL is not usable" in env_run.stdout
+    env_run = run_preflight(tmp_path, cases, "-vvv")
+    messages = [task["result"]["msg"] for task in record.Record(tmp_path / "record.json").failed()]
+    assert env_run.returncode == 2 and any("uwsgi_production_secrets.shop.DB-URL is not usable" in msg
+                                           for msg in messages), messages
     for value in secret_values():
         assert value not in env_run.stdout + env_run.stderr
     assert SECRET not in env_run.stdout + env_run.stderr
