@@ -12,13 +12,17 @@ RESULT = "/var/tmp/molecule-rejected-option-result.json"
 LABELS = ["the blog's misspelt option", "fewer workers than cheaper", "a relative socket path",
           "two apps on one port", "a stop timeout below worker-reload-mercy", "an unsafe app name",
           "a value uWSGI rejects", "a port another program holds", "a virtualenv of another Python"]
+# Tried through the role before the cases above (issue 14): each names its variable.
+INJECTIONS = ["a socket path with a line for the socket unit", "an option value with a second ini line",
+              "an option key that comments the rest of its line out",
+              "the app's user overridden through unit_hardening", "root as the service group"]
 
 
 def outcome(host):
     return json.loads(host.file(RESULT).content_string)
 
 
-@pytest.mark.parametrize("label", LABELS)
+@pytest.mark.parametrize("label", INJECTIONS + LABELS)
 def test_role_failed_and_named_what_was_wrong(host, label):
     case = next(c for c in outcome(host)["cases"] if c["label"] == label)
     assert case["failed"] is True
@@ -29,6 +33,18 @@ def test_misspelt_option_is_rejected_by_uwsgi_itself(host):
     case = next(c for c in outcome(host)["cases"] if c["label"] == LABELS[0])
     assert "rejected the options of app 'typo'" in case["msg"]
     assert "unknown config directive: py-callos-afterfork" in case["msg"]
+
+
+def test_injections_left_every_app_file_unit_file_and_unit_state_as_it_was(host):
+    """Every file under the config dir (last good copies too) and every /etc/systemd/system/uwsgi-*
+    (content, inode, mtime, mode, owner), every uwsgi-* unit's state, MainPID and restart count."""
+    result = outcome(host)
+    before, after = result["host_before_injection"], result["host_after_injection"]
+    assert INI in before["files"] and UNIT in before["units"], before
+    assert before["units"][UNIT]["ActiveState"] == "active"
+    assert after["files"] == before["files"]
+    assert after["units"] == before["units"]
+    assert not host.file("/injected").exists
 
 
 def test_live_ini_unit_and_runtime_files_are_unchanged(host):
