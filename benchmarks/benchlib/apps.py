@@ -75,9 +75,35 @@ def ablations(defaults):
         if removed and not present:
             continue
         variants.append({"name": name, "text": text, "options": {key: None for key in present}, "unit_hardening": {}})
+    variants += recycling_variants()
     variants.append({"name": "no-hardening", "text": "defaults minus the unit's sandboxing (seccomp filter...)",
                      "options": {}, "unit_hardening": {key: None for key in hardening}})
     return variants
+
+
+# Recycling inside the rounds: the defaults' lifetime bound (3600 s) never comes within a run, so these
+# variants scale it down to seconds. "recycle-staggered" is the role's own staggering of a 48 s bound
+# over the 8 processes (uwsgi_model.stagger: worker 1 at 27 s, worker 2 at 30 s, ... worker 8 at 48 s; the
+# 2 workers cheaper keeps are 3 s apart); its controls: the first worker's 27 s for every worker (no
+# delta: the workers spawned together exit together), and the guide's max-requests 1000, which the role
+# staggers with max-requests-delta (566 + 62 per worker) but under load every worker passes
+# min-worker-lifetime (10 s) in the same second.
+RECYCLE_BOUND_S = 48
+
+
+def recycling_variants():
+    """The recycling variants of the throughput benchmark (name, what it is, app options)."""
+    return [
+        {"name": "recycle-staggered", "unit_hardening": {},
+         "text": f"defaults with max-worker-lifetime {RECYCLE_BOUND_S} s, staggered per worker by the role",
+         "options": {"max-worker-lifetime": RECYCLE_BOUND_S}},
+        {"name": "recycle-lockstep", "unit_hardening": {},
+         "text": "control: the first worker's lifetime (27 s) for every worker, no delta",
+         "options": {"max-worker-lifetime": 27, "max-worker-lifetime-delta": None}},
+        {"name": "max-requests", "unit_hardening": {},
+         "text": "control: defaults plus the guide's max-requests 1000 (the role adds max-requests-delta)",
+         "options": {"max-requests": 1000}},
+    ]
 
 
 def throughput_apps(variants):

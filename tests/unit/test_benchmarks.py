@@ -575,3 +575,9 @@ def test_fleet_rollouts_per_batch_and_ratios():
     assert table[2] == "| no change | 30.0 s (12.0x) | 5.0 s (2.0x) |"
     assert table[3] == "| one reload-class change (harakiri 60 -> 55) | 32.5 s (13.0x) | 7.5 s (3.0x) |"
     assert parse.plays("PLAY [a] ***\nTASK [x]\nPLAY [a] ***\nPLAY RECAP ***\n") == 2
+
+
+def test_respawns_in_the_same_second_are_counted_as_together():
+    found = throughput.respawn_summary([100.2, 100.9, 103.5, 130.0, 130.4, 131.0])
+    assert found == {"respawns": 6, "same_second": 4, "seconds": [0.0, 0.7, 3.3, 29.8, 30.2, 30.8]}
+    assert throughput.respawn_summary([]) == {"respawns": 0, "same_second": 0, "seconds": []}
