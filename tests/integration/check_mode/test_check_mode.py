@@ -1,15 +1,17 @@
 """molecule/check_mode: --check reports what would change and changes nothing.
 
 The tests run the same converge playbook molecule uses, with --check --diff, from the controller:
-against the scenario's configured host, and against a fresh test host started for the purpose.
+against the scenario's configured host, and against a fresh test host started for the purpose. They
+read each run's results from the project's own record of it (tests/record.py).
 """
 
 import json
 import os
-import re
 import subprocess
+import tempfile
 
 import pytest
+import record
 from hostcheck import http_get, unit_properties
 from paths import REPO, load_yaml
 
@@ -22,16 +24,34 @@ FRESH = "pyops-uwsgi-checkmode-fresh"
 
 
 def run_check(inventory_args, extra_vars=None):
-    env = dict(os.environ, MOLECULE_SCENARIO_DIRECTORY=str(REPO / "molecule" / "check_mode"),
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    cmd = ["ansible-playbook", *inventory_args, str(PLAYBOOK), "--check", "--diff"]
-    if extra_vars:
-        cmd += ["-e", json.dumps(extra_vars)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
-    recap = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", out.stdout)
-    assert recap, out.stdout[-3000:] + out.stderr[-3000:]
-    ok, changed, unreachable, failed = map(int, recap.groups())
-    return out, changed, failed + unreachable
+    """The run's output, its record, and its changed and failed (+ unreachable) totals."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "record.json")
+        env = record.environment(path, dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+                                            MOLECULE_SCENARIO_DIRECTORY=str(REPO / "molecule" / "check_mode")))
+        cmd = ["ansible-playbook", *inventory_args, str(PLAYBOOK), "--check", "--diff"]
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert os.path.exists(path), out.stdout[-3000:] + out.stderr[-3000:]
+        run = record.Record(path)
+    changed, failed = run.totals()
+    return out, run, changed, failed
+
+
+def diffs(run):
+    """Every (before, after) text pair of the run's diffs."""
+    pairs = []
+    for task in run.tasks():
+        found = task["result"].get("diff") or []
+        for diff in found if isinstance(found, list) else [found]:
+            pairs.append((str(diff.get("before", "")), str(diff.get("after", ""))))
+    return pairs
+
+
+def messages(run):
+    """Every msg the run's tasks returned."""
+    return [str(task["result"].get("msg", "")) for task in run.tasks()]
 
 
 def snapshot(host):
@@ -46,7 +66,7 @@ def molecule_inventory():
 
 def test_check_on_the_configured_host_reports_nothing_to_do(host):
     before = snapshot(host)
-    out, changed, failed = run_check(molecule_inventory())
+    out, _run, changed, failed = run_check(molecule_inventory())
     assert failed == 0, out.stdout[-3000:]
     assert changed == 0, out.stdout[-3000:]
     assert snapshot(host) == before
@@ -55,10 +75,11 @@ def test_check_on_the_configured_host_reports_nothing_to_do(host):
 def test_check_with_a_change_shows_the_ini_diff_and_changes_nothing(host):
     before = snapshot(host)
     changed_apps = [dict(APPS[0], options={"harakiri": 30})]
-    out, changed, failed = run_check(molecule_inventory(), {"uwsgi_production_apps": changed_apps})
+    out, run, changed, failed = run_check(molecule_inventory(), {"uwsgi_production_apps": changed_apps})
     assert failed == 0, out.stdout[-3000:]
     assert changed >= 1
-    assert "-harakiri = 60" in out.stdout and "+harakiri = 30" in out.stdout, out.stdout[-3000:]
+    assert any("harakiri = 60\n" in before and "harakiri = 30\n" in after and "harakiri = 60\n" not in after
+               for before, after in diffs(run)), diffs(run)
     assert snapshot(host) == before  # same files, same master PID
     assert http_get(host, "http://127.0.0.1:8094/")[0] == 200
 
@@ -71,11 +92,11 @@ def fresh_host():
 
 
 def test_check_on_a_fresh_host_reports_changes_and_installs_nothing(fresh_host):
-    out, changed, failed = run_check(["-i", f"{fresh_host},", "-c", "community.docker.docker",
-                                      "-e", "ansible_python_interpreter=/usr/bin/python3"])
+    out, run, changed, failed = run_check(["-i", f"{fresh_host},", "-c", "community.docker.docker",
+                                           "-e", "ansible_python_interpreter=/usr/bin/python3"])
     assert failed == 0, out.stdout[-4000:]
     assert changed >= 5, out.stdout[-3000:]  # packages, user, uWSGI, ini, unit...
-    assert "Would build uWSGI" in out.stdout
+    assert any(msg.startswith("Would build uWSGI") for msg in messages(run)), messages(run)
     leftovers = subprocess.run(
         ["docker", "exec", fresh_host, "sh", "-c",
          "ls -d /opt/uwsgi /etc/uwsgi-production /etc/systemd/system/uwsgi-* /srv/hello 2>/dev/null;"
