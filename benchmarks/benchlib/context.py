@@ -4,8 +4,9 @@ import os
 
 from . import apps, hosts
 
-# BENCH_MAIN_HOST (pyops-bench*) lets a second run share the machine without sharing this host: the
-# runtime and fleet benchmarks use hosts of their own, every other benchmark only this one.
+# BENCH_MAIN_HOST (pyops-bench*) lets a second run share the machine without sharing a host: the
+# fleet benchmark uses hosts of its own, the runtime benchmark's are named after this one, every
+# other benchmark uses only this one.
 MAIN_HOST = os.environ.get("BENCH_MAIN_HOST", "pyops-bench-main")
 
 
@@ -19,6 +20,9 @@ class Context:
         self.work.mkdir(parents=True, exist_ok=True)
         self.log = self.work / "commands.log"
         self.main = hosts.check_name(MAIN_HOST)
+        # The runtime benchmark's other hosts are named after the main one (pyops-bench-main ->
+        # pyops-bench-scale1, pyops-bench-x-main -> pyops-bench-x-scale1), so two runs never share one.
+        self.host_prefix = MAIN_HOST[:-len("-main")] if MAIN_HOST.endswith("-main") else MAIN_HOST
         self.defaults = apps.role_defaults()
         self.options = self.defaults["uwsgi_production_options"]
         self.variants = apps.ablations(self.defaults)

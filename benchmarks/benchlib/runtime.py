@@ -47,7 +47,7 @@ ACTIONS = ("start", "restart", "reload", "none")
 def plan(ctx):
     """[(host, app list)] from the smallest app count to the main host's."""
     sizes = sorted({n for n in ctx.settings.rt_sizes if 0 < n < len(ctx.main_apps)})
-    return [(f"pyops-bench-scale{n}", ctx.main_apps[:n]) for n in sizes] + [(ctx.main, ctx.main_apps)]
+    return [(f"{ctx.host_prefix}-scale{n}", ctx.main_apps[:n]) for n in sizes] + [(ctx.main, ctx.main_apps)]
 
 
 # --- The runs ------------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def fresh_runs(ctx, targets, old=None):
             ctx.start_host(host)
         fresh[host] = converge(ctx, host, app_list)
         if old and index in (0, len(targets) - 1):
-            twin = f"pyops-bench-old{len(app_list)}"
+            twin = f"{ctx.host_prefix}-old{len(app_list)}"
             ctx.start_host(twin)
             fresh_old[twin] = converge(ctx, twin, app_list, old)
             ctx.remove_hosts([twin])
