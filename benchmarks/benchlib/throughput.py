@@ -4,8 +4,6 @@ defaults, and an ablation (the defaults minus one option at a time).
 wrk runs inside the main host against its own loopback. Each round runs every variant once, in the
 same order (bare, defaults, ablations...); ratios are taken within a round, then their median."""
 
-import json
-
 from . import apps, hosts, parse, stats
 
 BARE = "bare"
@@ -52,34 +50,11 @@ def respawn_summary(times):
     return {"respawns": len(times), "same_second": shared, "seconds": [round(t - first, 1) for t in times]}
 
 
-STATS = """
-import json, socket, sys
-out = {}
-for app in sys.argv[1:]:
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect("/run/uwsgi-%s/stats.sock" % app)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        out[app] = [[w["id"], w["requests"], w["respawn_count"]] for w in json.loads(data)["workers"] if w["respawn_count"]]
-    except OSError as error:
-        out[app] = str(error)
-    finally:
-        s.close()
-print(json.dumps(out))
-"""
-
-
 def workers(ctx):
     """{variant: [[worker id, requests, respawn_count]...]} from each app's stats socket, after the rounds
     (read only then: a request to the stats socket wakes the master, which would then reap and respawn
     a recycled worker sooner than it does on its own)."""
-    found = hosts.execute(ctx.main, "python3", "-c", STATS, *[v["app"] for v in ctx.variants], log=ctx.log)
-    by_app = json.loads(found.stdout)
+    by_app = hosts.probe(ctx.main, "respawns", *[v["app"] for v in ctx.variants], log=ctx.log)
     return {v["name"]: by_app.get(v["app"]) for v in ctx.variants}
 
 

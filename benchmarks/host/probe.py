@@ -7,6 +7,7 @@ prints one JSON document on stdout:
   burst   a burst of slow requests against apps, sampling their stats sockets
   leak    requests that make workers leak memory until reload-on-rss recycles one
   memory  resident memory (RSS and PSS) of a unit's master and workers
+  respawns each respawned worker's id, requests and respawn count, from apps' stats sockets
 """
 
 import argparse
@@ -324,6 +325,20 @@ def measure_memory(args):
             "pss_mb_median": statistics.median(s["pss_mb"] for s in samples)}
 
 
+# --- respawns -----------------------------------------------------------------------------------
+def respawned_workers(args):
+    """{app: [[worker id, requests, respawn_count], ...] of the workers respawned at least once}, or
+    the error text for an app whose stats socket does not answer."""
+    found = {}
+    for app in args.apps:
+        try:
+            found[app] = [[w["id"], w["requests"], w["respawn_count"]]
+                          for w in read_stats(stats_socket(app))["workers"] if w["respawn_count"]]
+        except (OSError, ValueError) as error:
+            found[app] = str(error)
+    return found
+
+
 # --- Command line -------------------------------------------------------------------------------
 def parser():
     """The command line: one subcommand per measurement."""
@@ -366,12 +381,16 @@ def parser():
     memory.add_argument("--unit", required=True)
     memory.add_argument("--samples", type=int, default=5)
     memory.add_argument("--interval", type=float, default=0.5)
+
+    respawns = sub.add_parser("respawns")
+    respawns.add_argument("apps", nargs="+")
     return top
 
 
 def main():
     args = parser().parse_args()
-    command = {"stop": measure_stop, "burst": run_burst, "leak": run_leak, "memory": measure_memory}[args.command]
+    command = {"stop": measure_stop, "burst": run_burst, "leak": run_leak, "memory": measure_memory,
+               "respawns": respawned_workers}[args.command]
     print(json.dumps(command(args)))
 
 
