@@ -25,9 +25,12 @@ def environment(path, env=None):
 class Record:
     """One run: its task results, the hosts of each play, its stats."""
 
-    def __init__(self, path):
-        with open(path, encoding="utf-8") as stream:
-            self.data = json.load(stream)
+    def __init__(self, path=None, data=None):
+        """The record in the file `path`, or the already loaded `data`."""
+        if data is None:
+            with open(path, encoding="utf-8") as stream:
+                data = json.load(stream)
+        self.data = data
         self.stats = self.data["stats"]
 
     def tasks(self, host=None):
@@ -41,6 +44,10 @@ class Record:
     def failed(self, host=None):
         """The results of the tasks that failed (and were not ignored)."""
         return [task for task in self.tasks(host) if task["status"] == "failed" and not task["ignore_errors"]]
+
+    def messages(self, tasks=None):
+        """The msg of each task result (of `tasks`, default every one), '' where there is none."""
+        return [str(task["result"].get("msg", "")) for task in (self.tasks() if tasks is None else tasks)]
 
     def play_hosts(self):
         """The hosts each play ran on, in order."""

@@ -253,7 +253,8 @@ def test_the_run_fails_for_one_bad_case_and_passes_for_one_good_case(tmp_path):
     name_case = next(case for case in BAD if case.id == "name_climbs_out")
     failed = run_preflight(tmp_path / "bad", [name_case])
     assert failed.returncode != 0
-    messages = [task["result"]["msg"] for task in record.Record(tmp_path / "bad" / "record.json").failed()]
+    run = record.Record(tmp_path / "bad" / "record.json")
+    messages = run.messages(run.failed())
     assert any('uwsgi_production_apps[0].name = "../x" is not a usable name' in msg for msg in messages), messages
     readme_case = next(case for case in GOOD if case.id == "good_readme_example")
     passed = run_preflight(tmp_path / "good", [readme_case])
@@ -278,7 +279,8 @@ def test_secret_values_never_appear_in_the_verbose_output(tmp_path):
     """Not in the messages, not in the task's arguments, not at -vvv, not with the arguments in the banner."""
     cases = [case for case in CASES if "uwsgi_production_secrets" in case.vars]
     env_run = run_preflight(tmp_path, cases, "-vvv")
-    messages = [task["result"]["msg"] for task in record.Record(tmp_path / "record.json").failed()]
+    run = record.Record(tmp_path / "record.json")
+    messages = run.messages(run.failed())
     assert env_run.returncode == 2 and any("uwsgi_production_secrets.shop.DB-URL is not usable" in msg
                                            for msg in messages), messages
     for value in secret_values():

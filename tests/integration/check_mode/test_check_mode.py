@@ -49,11 +49,6 @@ def diffs(run):
     return pairs
 
 
-def messages(run):
-    """Every msg the run's tasks returned."""
-    return [str(task["result"].get("msg", "")) for task in run.tasks()]
-
-
 def snapshot(host):
     sums = host.check_output("sha256sum " + " ".join(WATCHED) + " 2>&1 || true")
     listing = host.check_output("ls -la /run/uwsgi-checked")
@@ -96,7 +91,7 @@ def test_check_on_a_fresh_host_reports_changes_and_installs_nothing(fresh_host):
                                            "-e", "ansible_python_interpreter=/usr/bin/python3"])
     assert failed == 0, out.stdout[-4000:]
     assert changed >= 5, out.stdout[-3000:]  # packages, user, uWSGI, ini, unit...
-    assert any(msg.startswith("Would build uWSGI") for msg in messages(run)), messages(run)
+    assert any(msg.startswith("Would build uWSGI") for msg in run.messages()), run.messages()
     leftovers = subprocess.run(
         ["docker", "exec", fresh_host, "sh", "-c",
          "ls -d /opt/uwsgi /etc/uwsgi-production /etc/systemd/system/uwsgi-* /srv/hello 2>/dev/null;"

@@ -35,6 +35,5 @@ def test_installed_tarball_runs_its_example_playbook(host, tmp_path):
         env=record.environment(tmp_path / "record.json", env))
     outcome = record.Record(tmp_path / "record.json")
     assert outcome.totals()[1] == 0 and not outcome.failed(), outcome.failed()
-    messages = [task["result"].get("msg") for task in outcome.tasks()]
-    assert "GET http://127.0.0.1:8080/ -> 200: hello from uWSGI" in messages, messages
+    assert "GET http://127.0.0.1:8080/ -> 200: hello from uWSGI" in outcome.messages(), outcome.messages()
     assert http_get(host, "http://127.0.0.1:8080/")[0] == 200

@@ -8,6 +8,7 @@ steady load (50 requests/s on its own loopback) for the whole rollout.
 import json
 
 import pytest
+import record
 from hostcheck import http_get, unit_properties
 
 UNITS = ["uwsgi-shop.service"]
@@ -42,25 +43,21 @@ def test_no_request_failed_during_the_rollout(host):
     assert load["failed"] == 0, load["errors"]
 
 
-def failures(rollout):
-    """The rollout's failed tasks, from its record (tests/callback_plugins/pyops_record.py)."""
-    return [task for task in rollout["record"]["tasks"] if task["status"] == "failed" and not task["ignore_errors"]]
-
-
 def test_rollout_failed_naming_the_broken_host_and_its_rollback(rollout):
     assert rollout["rc"] != 0
-    failed = failures(rollout)
+    run = record.Record(data=rollout["record"])  # tests/callback_plugins/pyops_record.py wrote it
+    failed = run.failed()
     assert {task["host"] for task in failed} == {"rolling-3"}, failed
-    text = "\n".join(str(task["result"].get("msg", "")) for task in failed)
+    text = "\n".join(run.messages(failed))
     assert "uWSGI app 'shop' (uwsgi-shop.service) failed" in text
     assert "on host rolling-3" in text and "Rolled back to the last good configuration" in text
     assert "it answers again" in text
 
 
 def test_later_batches_were_never_touched(host, rollout):
-    record = rollout["record"]
-    assert "rolling-4" not in record["stats"]  # batch 3 never ran
-    assert all("rolling-4" not in hosts for hosts in (play["hosts"] for play in record["plays"]))
+    run = record.Record(data=rollout["record"])
+    assert "rolling-4" not in run.stats  # batch 3 never ran
+    assert all("rolling-4" not in hosts for hosts in run.play_hosts())
     if name(host) == "rolling-4":
         before = read_json(host, "/var/tmp/rolling-before.json")
         ini = host.check_output("sha1sum /etc/uwsgi-production/shop.ini | cut -d' ' -f1")
