@@ -145,6 +145,35 @@ def accounts(apps, role):
     return pairs
 
 
+# Every file and directory the role keeps for an app (keys of paths()), deleted with the app.
+REMOVED_FILES = ("unit", "socket_unit", "ini", "good_ini", "good_unit", "good_socket_unit", "env", "good_env",
+                 "good_health", "runtime_dir")
+
+
+def removals(apps, role):
+    """What removing each app with state absent takes, in order: its units to stop and disable (the socket
+    first, so that no connection starts the service again while it stops), every file the role keeps for
+    it, and its own user and group when it asks (remove_user). Only the app's name is used for the paths.
+    A group still used by an account of an app to deploy, or by the role, stays."""
+    in_use = {group for _user, group in accounts(apps, role)}
+    plan = []
+    for app in absent_apps(apps):
+        where = paths(role, app["name"])
+        entry = {
+            "name": app["name"],
+            "units": [socket_unit_name(app["name"]), unit_name(app["name"])],
+            "files": [where[key] for key in REMOVED_FILES],
+            "user": None,
+            "group": None,
+        }
+        if app.get("remove_user"):
+            entry["user"] = app_user(app, role)
+            group = app_group(app, role)
+            entry["group"] = None if group in in_use else group
+        plan.append(entry)
+    return plan
+
+
 def secret_apps(secrets):
     """The names of the apps that have secrets (only names: the values stay out of every result)."""
     return [name for name, env in (secrets or {}).items() if env]

@@ -47,6 +47,7 @@ def test_no_process_of_the_removed_app_is_left_and_its_port_is_closed(host):
 def test_a_second_run_changes_nothing(host):
     runs = read_json(host, "/var/tmp/remove-app-runs.json")
     assert runs["second_run_deleted"] == [] and runs["second_run_stopped"] == []
+    assert runs["second_run_changed"] is False
 
 
 def test_the_other_app_kept_serving_untouched(host):

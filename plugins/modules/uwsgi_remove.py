@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: uwsgi_remove
+short_description: Remove every uWSGI app of a host listed with state absent, in one call
+version_added: 0.2.0
+description:
+  - For each app of O(apps) with C(state=absent), stops and disables its socket unit and then its service,
+    deletes its units, ini, secrets file, last good copies and runtime directory, and makes systemd forget
+    the deleted units. With C(remove_user), also deletes the app's own user and its group (a group another
+    account of the role still has stays).
+  - Only the app's name is used (every path derives from it). No other app is touched.
+  - The internal module of the role C(pyops.uwsgi.uwsgi_production).
+author:
+  - pyops engineers (@pyops)
+options:
+  apps:
+    description: The role's C(uwsgi_production_apps); only those with C(state=absent) are removed.
+    type: list
+    elements: dict
+    required: true
+  role:
+    description: The role's variables without their C(uwsgi_production_) prefix (user, group, config_dir).
+    type: dict
+    required: true
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reports what it would stop and delete; changes nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Remove the apps listed with state absent
+  pyops.uwsgi.uwsgi_remove:
+    apps: [{name: old, state: absent, user: old, remove_user: true}]
+    role: {user: uwsgi, group: uwsgi, config_dir: /etc/uwsgi-production}
+"""
+
+RETURN = r"""
+apps:
+  description: Per removed app, the units it stopped and disabled, the paths it deleted, and the user and group it deleted.
+  returned: always
+  type: dict
+  sample: {old: {stopped: [uwsgi-old.socket, uwsgi-old.service], deleted: [/etc/uwsgi-production/old.ini], user: old, group: old}}
+"""
+
+import grp
+import os
+import pwd
+import shutil
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+
+UNIT_DIR = "/etc/systemd/system/"
+
+
+def exists(lookup, name):
+    try:
+        lookup(name)
+        return True
+    except KeyError:
+        return False
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            apps=dict(type="list", elements="dict", required=True),
+            role=dict(type="dict", required=True),
+        ),
+        supports_check_mode=True,
+    )
+    check = module.check_mode
+    result = dict(changed=False, apps={})
+
+    def run(*cmd):
+        rc, out, err = module.run_command(list(cmd))
+        if rc != 0:
+            module.fail_json(msg="%s: %s" % (" ".join(cmd), (err or out).strip()), **result)
+
+    forget_units = False
+    for entry in model.removals(module.params["apps"], module.params["role"]):
+        done = result["apps"][entry["name"]] = dict(stopped=[], deleted=[], user=None, group=None)
+        for unit in entry["units"]:
+            if os.path.exists(UNIT_DIR + unit):
+                done["stopped"].append(unit)
+                if not check:
+                    run("systemctl", "disable", "--now", unit)
+        for path in entry["files"]:
+            if not os.path.lexists(path):
+                continue
+            done["deleted"].append(path)
+            forget_units = forget_units or path.startswith(UNIT_DIR)
+            if check:
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        if entry["user"] and exists(pwd.getpwnam, entry["user"]):
+            done["user"] = entry["user"]
+            if not check:
+                run("userdel", entry["user"])
+        if entry["group"] and exists(grp.getgrnam, entry["group"]):
+            done["group"] = entry["group"]
+            if not check:
+                run("groupdel", entry["group"])
+        result["changed"] = result["changed"] or any(done.values())
+    if forget_units and not check:
+        run("systemctl", "daemon-reload")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
