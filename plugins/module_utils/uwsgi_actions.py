@@ -38,6 +38,23 @@ def choose_action(was_running, changed, restart_needed=False, install_changed=Fa
     return "none"
 
 
+def settled(changed, unit, socket_unit, activated, last_good_current, install_changed=False, packages_changed=False):
+    """Whether the service step has nothing to do for one app, so that a run that changes nothing need
+    not call it: no file of the app changed since its last good configuration, its action would be none
+    (running, no new binary, no new packages), its unit is enabled, its socket unit (under socket
+    activation) active and enabled, and its last good copies and health record are current.
+
+    unit, socket_unit  what `systemctl show` says of each: {ActiveState, SubState, UnitFileState}
+    """
+    if choose_action(unit.get("SubState") == "running", changed, False, install_changed, packages_changed) != "none":
+        return False
+    if unit.get("UnitFileState") != "enabled" or not last_good_current:
+        return False
+    if activated and (socket_unit.get("ActiveState") != "active" or socket_unit.get("UnitFileState") != "enabled"):
+        return False
+    return True
+
+
 def rollback_action(still_active, action, changed):
     """How an app goes back to its last good configuration after a failed run: a reload if it is still
     running and only its ini changed in a way a reload applies (so it keeps serving); else a restart."""

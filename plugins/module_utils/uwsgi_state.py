@@ -195,3 +195,45 @@ def good_health(where, current):
 
 def health_record(health):
     return json.dumps(health, sort_keys=True) + "\n"
+
+
+def keep_last_good(config_dir, name, info, check=False):
+    """Copy each live file of the app that differs from its last good copy; forget a copy the app no
+    longer has (socket unit, secrets file). Returns the paths written (a leading '-' for removed);
+    with check, only says which it would write."""
+    role = {"config_dir": config_dir}
+    where = model.paths(role, name)
+    written = []
+
+    def keep(live, good, mode):
+        text = read_text(live)
+        if text is not None and text != read_text(good):
+            if not check:
+                write_atomically(good, text, "root", "root", mode)
+            written.append(good)
+
+    def forget(good):
+        if os.path.exists(good):
+            if not check:
+                os.unlink(good)
+            written.append("-" + good)
+
+    keep(where["ini"], where["good_ini"], "0640")
+    keep(where["unit"], where["good_unit"], "0644")
+    if info["activated"]:
+        keep(where["socket_unit"], where["good_socket_unit"], "0644")
+    else:
+        forget(where["good_socket_unit"])
+    if os.path.exists(where["env"]):
+        keep(where["env"], where["good_env"], "0600")
+    else:
+        forget(where["good_env"])
+    # The health check these files passed, so that a rollback asks the restored app what it answered (a
+    # change to the health check itself may be what failed). Kept with the files: a host last configured
+    # by 0.1.0 gets it with its next change.
+    record = health_record(info["health"])
+    if (written or os.path.exists(where["good_health"])) and record != read_text(where["good_health"]):
+        if not check:
+            write_atomically(where["good_health"], record, "root", "root", "0600")
+        written.append(where["good_health"])
+    return written

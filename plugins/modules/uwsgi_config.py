@@ -17,6 +17,8 @@ description:
     app is written and the module fails naming the app and uWSGI's words.
   - Reports, per app, which files changed and whether an option that a graceful reload cannot apply
     changed since the app's last good ini, so the caller can choose between a reload and a restart.
+  - Reports whether every app is settled (running as configured, enabled, its last good copies current),
+    so that a run which changes nothing skips M(pyops.uwsgi.uwsgi_service).
   - The internal module of the role C(pyops.uwsgi.uwsgi_production); its inputs have been validated.
 author:
   - pyops engineers (@pyops)
@@ -41,6 +43,15 @@ options:
     description: The text of the header comment of each file (Ansible's C(ansible_managed)).
     type: str
     default: Ansible managed
+  install_changed:
+    description: Whether this run changed the uWSGI install (no app is then settled, each restarts on the new binary).
+    type: bool
+    default: false
+  packages_changed:
+    description: The apps whose packages or requirements this run installed or upgraded (they are not settled).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -74,6 +85,12 @@ apps:
       health: {enabled: true, path: /, status: [200], host: localhost, timeout: 60, socket: 127.0.0.1:8080, protocol: http}
       reload_marker: /run/uwsgi-hello/master.fifo
       pidfile: /run/uwsgi-hello/uwsgi.pid
+settled:
+  description:
+    - Whether the service step has nothing to do for any app (uwsgi_actions.settled); always false in check mode
+      when a file would change.
+  returned: always
+  type: bool
 changed_files:
   description: The names of the apps whose ini, unit, socket unit or secrets file this call wrote or removed.
   returned: always
@@ -93,7 +110,9 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render as render
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
 
 def read_python_version(module, python):
@@ -127,6 +146,21 @@ def check_ini(module, binary, scratch, name, text):
     return rc == 0, (err.strip() or out.strip())
 
 
+def settled(module, role, apps):
+    """Whether no app needs the service step (uwsgi_actions.settled), from one `systemctl show` of every
+    unit: what a run that changes nothing skips."""
+    if not apps:
+        return True
+    if any(info["changed"] for info in apps.values()) or module.params["install_changed"]:
+        return False
+    shown = Systemd(module).show([info["unit"] for info in apps.values()] + [info["socket_unit"] for info in apps.values()])
+    return all(
+        actions.settled(info["changed"], shown.get(info["unit"], {}), shown.get(info["socket_unit"], {}), info["activated"],
+                        not state.keep_last_good(role["config_dir"], name, info, check=True),
+                        packages_changed=name in module.params["packages_changed"])
+        for name, info in apps.items())
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -134,6 +168,8 @@ def main():
             role=dict(type="dict", required=True),
             secrets=dict(type="dict", default={}, no_log=True),
             managed=dict(type="str", default="Ansible managed"),
+            install_changed=dict(type="bool", default=False),
+            packages_changed=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -210,7 +246,7 @@ def main():
         kinds = set(files.changed_kinds(name)) | set(unproven[name])
         info["changed"] = [kind for kind in state.KINDS if kind in kinds]
     module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
-                     python_version=python_version)
+                     python_version=python_version, settled=settled(module, role, result_apps))
 
 
 if __name__ == "__main__":

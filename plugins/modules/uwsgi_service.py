@@ -78,100 +78,18 @@ last_good:
   elements: str
 """
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
-from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
 NEED_APP_EXIT = (
     "It exited with status 22: uWSGI's need-app found no app it could load (check module or\n"
     "wsgi_file, chdir and virtualenv). systemd will not restart it until the role runs again.\n"
 )
-
-
-class Answer:
-    def __init__(self, returncode, stdout, stderr):
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-class Systemd:
-    def __init__(self, module):
-        self.module = module
-
-    def run(self, *args):
-        """What `systemctl ARGS` answered: returncode, stdout, stderr."""
-        rc, out, err = self.module.run_command(["systemctl"] + list(args))
-        return Answer(rc, out, err)
-
-    def must(self, *args):
-        run = self.run(*args)
-        if run.returncode != 0:
-            raise RuntimeError("systemctl %s: %s" % (" ".join(args), (run.stderr or run.stdout).strip()))
-        return run
-
-    def show(self, units):
-        """{unit: {ActiveState, SubState, UnitFileState}} of every unit, in one call."""
-        found = {}
-        if not units:
-            return found
-        run = self.run("show", "--property=Id,ActiveState,SubState,UnitFileState", "--", *units)
-        current = {}
-        for line in run.stdout.splitlines() + [""]:
-            if not line.strip():
-                if current.get("Id"):
-                    found[current["Id"]] = current
-                current = {}
-                continue
-            key, _sep, value = line.partition("=")
-            current[key] = value
-        return found
-
-    def journal(self, unit, lines):
-        _rc, out, _err = self.module.run_command(["journalctl", "--unit", unit, "--lines", str(lines), "--no-pager",
-                                                  "--output", "short-precise"])
-        return out.rstrip("\n")
-
-
-def keep_last_good(config_dir, name, info):
-    """Copy each live file of the app that differs from its last good copy; forget a copy the app no
-    longer has (socket unit, secrets file). Returns the paths written (a leading '-' for removed)."""
-    role = {"config_dir": config_dir}
-    where = model.paths(role, name)
-    written = []
-
-    def keep(live, good, mode):
-        text = state.read_text(live)
-        if text is not None and text != state.read_text(good):
-            state.write_atomically(good, text, "root", "root", mode)
-            written.append(good)
-
-    def forget(good):
-        if os.path.exists(good):
-            os.unlink(good)
-            written.append("-" + good)
-
-    keep(where["ini"], where["good_ini"], "0640")
-    keep(where["unit"], where["good_unit"], "0644")
-    if info["activated"]:
-        keep(where["socket_unit"], where["good_socket_unit"], "0644")
-    else:
-        forget(where["good_socket_unit"])
-    if os.path.exists(where["env"]):
-        keep(where["env"], where["good_env"], "0600")
-    else:
-        forget(where["good_env"])
-    # The health check these files passed, so that a rollback asks the restored app what it answered (a
-    # change to the health check itself may be what failed). Kept with the files: a host last configured
-    # by 0.1.0 gets it with its next change.
-    record = state.health_record(info["health"])
-    if (written or os.path.exists(where["good_health"])) and record != state.read_text(where["good_health"]):
-        state.write_atomically(where["good_health"], record, "root", "root", "0600")
-        written.append(where["good_health"])
-    return written
 
 
 def main():
@@ -334,7 +252,7 @@ def main():
     # a later failed change is rolled back to.
     if not check:
         for name, info in apps.items():
-            result["last_good"] += keep_last_good(module.params["config_dir"], name, info)
+            result["last_good"] += state.keep_last_good(module.params["config_dir"], name, info)
     result["changed"] = result["changed"] or bool(result["last_good"])
     module.exit_json(**result)
 

@@ -50,7 +50,7 @@ def runs(tmp_path_factory):
 
 def test_off_the_app_binds_its_own_sockets_and_serves(host, runs):
     outcome = switch(runs, False)
-    assert outcome["actions"] == ["restart"], outcome
+    assert outcome["actions"] == ["restart"] and outcome["settled"] is False, outcome
     assert not host.file(f"/etc/systemd/system/{SOCKET_UNIT}").exists
     assert unit_properties(host, SOCKET_UNIT, "ActiveState")["ActiveState"] == "inactive"
     assert serves(host)
@@ -60,13 +60,13 @@ def test_off_the_app_binds_its_own_sockets_and_serves(host, runs):
 
 def test_off_a_second_run_changes_nothing_and_it_still_serves(host, runs):
     outcome = switch(runs, False)
-    assert outcome == {"config_changed": False, "service_changed": False, "actions": ["none"]}, outcome
+    assert outcome == {"config_changed": False, "settled": True, "service_changed": False, "actions": []}, outcome
     assert serves(host)
 
 
 def test_on_again_systemd_holds_the_sockets_and_it_serves(host, runs):
     outcome = switch(runs, True)
-    assert outcome["actions"] == ["restart"], outcome
+    assert outcome["actions"] == ["restart"] and outcome["settled"] is False, outcome
     props = unit_properties(host, SOCKET_UNIT, "ActiveState", "UnitFileState")
     assert props == {"ActiveState": "active", "UnitFileState": "enabled"}
     assert serves(host)
@@ -78,5 +78,5 @@ def test_on_again_systemd_holds_the_sockets_and_it_serves(host, runs):
 
 def test_on_a_second_run_changes_nothing(host, runs):
     outcome = switch(runs, True)
-    assert outcome == {"config_changed": False, "service_changed": False, "actions": ["none"]}, outcome
+    assert outcome == {"config_changed": False, "settled": True, "service_changed": False, "actions": []}, outcome
     assert serves(host)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_actions import choose_action, rollback_action, rollback_report
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_actions import choose_action, rollback_action, rollback_report, settled
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_model import effective_options
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_state import restart_needed
 
@@ -81,3 +81,25 @@ def test_the_rollback_report_says_what_failed_and_how_each_app_went_back():
     ]
     assert rollback_report("failed", "web3", "/x", [], {}, {}, ["fresh"], []).endswith("(new to host web3): left stopped.")
     assert rollback_report("uWSGI rejected", "web3", "/x", [], {}, {}, [], []) == "uWSGI rejected"
+
+
+RUNNING = {"ActiveState": "active", "SubState": "running", "UnitFileState": "enabled"}
+LISTENING = {"ActiveState": "active", "SubState": "listening", "UnitFileState": "enabled"}
+
+
+@pytest.mark.parametrize("changed, unit, socket_unit, activated, current, install, packages, expected", [
+    ([], RUNNING, LISTENING, True, True, False, False, True),           # a run that changes nothing
+    ([], RUNNING, {}, False, True, False, False, True),                 # no socket activation: its unit is not asked
+    (["ini"], RUNNING, LISTENING, True, True, False, False, False),     # a file changed (or is unproven)
+    ([], dict(RUNNING, SubState="dead", ActiveState="inactive"), LISTENING, True, True, False, False, False),  # stopped
+    ([], dict(RUNNING, SubState="failed", ActiveState="failed"), LISTENING, True, True, False, False, False),  # crashed
+    ([], dict(RUNNING, UnitFileState="disabled"), LISTENING, True, True, False, False, False),  # not enabled at boot
+    ([], RUNNING, dict(LISTENING, ActiveState="inactive"), True, True, False, False, False),   # socket stopped
+    ([], RUNNING, dict(LISTENING, UnitFileState="disabled"), True, True, False, False, False),  # socket not enabled
+    ([], RUNNING, LISTENING, True, False, False, False, False),         # last good copies not current
+    ([], RUNNING, LISTENING, True, True, True, False, False),           # a new uWSGI binary
+    ([], RUNNING, LISTENING, True, True, False, True, False),           # new packages: a reload loads them
+])
+def test_an_app_is_settled_only_when_the_service_step_has_nothing_to_do(
+        changed, unit, socket_unit, activated, current, install, packages, expected):
+    assert settled(changed, unit, socket_unit, activated, current, install, packages) is expected
