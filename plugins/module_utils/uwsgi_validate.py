@@ -630,6 +630,12 @@ def _stop_timeout(inputs):
                % to_json(inputs.get("stop_timeout")))
 
 
+def _lock_wait(inputs):
+    if _int(inputs.get("lock_wait")) < 0:
+        yield ("uwsgi_production_lock_wait = %s must be 0 or a positive integer (seconds a run waits for another run of"
+               " the role on the same host)." % to_json(inputs.get("lock_wait")))
+
+
 def _journal_lines(inputs):
     if _int(inputs.get("journal_lines")) < 1:
         yield ("uwsgi_production_journal_lines = %s must be a positive integer (journal lines shown when an app fails to"
@@ -1013,7 +1019,7 @@ JINJA_RULES = (
     _accounts, _environment, _packages,
     _mules, _crons, _timers, _locks, _caches, _stats,
     _option_keys, _option_values, _app_option_keys, _app_option_values,
-    _system_python, _stop_timeout, _journal_lines,
+    _system_python, _stop_timeout, _journal_lines, _lock_wait,
     _integer_options, _worker_counts, _worker_lifetime, _stop_timeout_above_mercy,
     _shared_sockets, _shared_ports, _health_checks, _listen_queue,
 )

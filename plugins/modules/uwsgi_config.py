@@ -52,6 +52,12 @@ options:
     type: list
     elements: str
     default: []
+  run:
+    description:
+      - The run that holds the host's run lock (the C(run) result of M(pyops.uwsgi.uwsgi_facts)). The lock is
+        renewed before anything is written, and this call fails, writing nothing, when another run holds it.
+      - Null (check mode, or no lock taken) skips the lock.
+    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -108,6 +114,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render as render
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
@@ -170,6 +177,7 @@ def main():
             managed=dict(type="str", default="Ansible managed"),
             install_changed=dict(type="bool", default=False),
             packages_changed=dict(type="list", elements="str", default=[]),
+            run=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -240,13 +248,18 @@ def main():
             module.fail_json(msg="\n".join(rejected), apps=result_apps, changed_files=files.empty_report(),
                              python_version=python_version)
 
+    uwsgi_lock.hold(module, module.params["run"])
     files.apply()
     for name, info in result_apps.items():
         # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).
         kinds = set(files.changed_kinds(name)) | set(unproven[name])
         info["changed"] = [kind for kind in state.KINDS if kind in kinds]
+    quiet = settled(module, role, result_apps)
+    if quiet:
+        # The service step will not run: this is the run's last call.
+        uwsgi_lock.release(module, module.params["run"])
     module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
-                     python_version=python_version, settled=settled(module, role, result_apps))
+                     python_version=python_version, settled=quiet)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ description:
     which service users and groups do not exist yet, and which apps' virtualenvs exist.
   - The role skips each install step whose outcome is already on the host, so a run that changes nothing
     makes one call here instead of one per package manager, account and app.
+  - First takes the host's run lock (plugins/module_utils/uwsgi_lock.py) for the run named by O(run), waiting
+    up to O(lock_wait) seconds while another run holds it, so that two runs never write one host at the same
+    time; in check mode it neither takes nor waits for it. Its action plugin (on the controller) names the run
+    and tells a killed run of the same controller from a live one.
   - Fails, before anything on the host changes, when an app's existing virtualenv was made by another
     Python (major.minor) than the one uWSGI embeds (C(uwsgi_production_python); Debian's
     C(/usr/bin/python3) with the system method), because uWSGI could not import the app's packages from it.
@@ -36,6 +40,21 @@ options:
     type: list
     elements: str
     default: []
+  run:
+    description:
+      - The run taking the lock, C({controller, pid, started}); set by the action plugin. Without it no lock is taken.
+    type: dict
+  lock:
+    description: Whether to take the run lock (not for a run that only checks its inputs).
+    type: bool
+    default: true
+  lock_wait:
+    description: How many seconds to wait while another run holds the lock, before failing with nothing changed.
+    type: int
+    default: 0
+  gone:
+    description: A holder of the lock that the controller found gone (a killed run of the same controller), taken over.
+    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -91,6 +110,18 @@ python_version:
   description: The major.minor version of the Python uWSGI embeds, or an empty string when it cannot be asked.
   returned: always
   type: str
+lock:
+  description:
+    - What became of the run lock, C({verdict, held, waited, waited_for}) (waited_for, the run this one waited
+      for, if any); verdict is C(take), C(ours) or C(stale) (taken over
+      from a killed or abandoned run) once this run holds it, C(wait) or C(check) (the controller must say whether
+      the holder of its own runs lives) when another run holds it and no fact was read; C(none) in check mode.
+  returned: always
+  type: dict
+run:
+  description: The run that holds the lock, which the role's later calls name; null in check mode.
+  returned: always
+  type: dict
 """
 
 import glob
@@ -99,8 +130,10 @@ import json
 import os
 import pwd
 import re
+import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 
 PLAIN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
@@ -166,15 +199,45 @@ def venv_version(venv):
     return "%s.%s" % match.groups() if match else ""
 
 
+def take_lock(module, poll=1.0):
+    """Take the run lock for the run of the parameters, waiting up to lock_wait seconds for another
+    controller's run: {verdict, held (the record before), waited}."""
+    run = module.params["run"]
+    if module.check_mode or not run or not module.params["lock"]:
+        return dict(verdict="none", held=None, waited=0, waited_for=None)
+    lock = uwsgi_lock.Lock()
+    started = time.time()
+    waited_for = None
+    while True:
+        verdict, held = lock.acquire(run, gone=module.params["gone"])
+        waited = round(time.time() - started, 1)
+        if verdict == "stale":
+            module.warn("took over the run lock of the host from the run of %s, which ended without giving it up "
+                        "(killed, failed before its last step, or limited by tags): what it left half done is "
+                        "applied and checked by this run" % uwsgi_lock.describe(held))
+        if verdict == "wait":
+            waited_for = waited_for or held
+        if verdict != "wait" or waited >= module.params["lock_wait"]:
+            return dict(verdict=verdict, held=held, waited=waited, waited_for=waited_for)
+        time.sleep(poll)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             apps=dict(type="list", elements="dict", required=True),
             role=dict(type="dict", required=True),
             packages=dict(type="list", elements="str", default=[]),
+            run=dict(type="dict"),
+            lock=dict(type="bool", default=True),
+            lock_wait=dict(type="int", default=0),
+            gone=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
+    lock = take_lock(module)
+    if lock["verdict"] in ("wait", "check"):
+        module.exit_json(changed=False, lock=lock, run=None)
     role, apps = module.params["role"], module.params["apps"]
     present = model.present_apps(apps)
     accounts = model.accounts(apps, role)
@@ -206,6 +269,8 @@ def main():
         missing_groups=sorted({group for _user, group in accounts if not exists(grp.getgrnam, group)}),
         missing_users=[[user, group] for user, group in accounts if not exists(pwd.getpwnam, user)],
         existing_venvs=[app["name"] for app in existing],
+        lock=lock,
+        run=module.params["run"] if lock["verdict"] != "none" else None,
     )
 
 

@@ -28,6 +28,12 @@ options:
     description: The role's variables without their C(uwsgi_production_) prefix (user, group, config_dir).
     type: dict
     required: true
+  run:
+    description:
+      - The run that holds the host's run lock (the C(run) result of M(pyops.uwsgi.uwsgi_facts)). The lock is
+        renewed before anything is written, and this call fails, writing nothing, when another run holds it.
+      - Null (check mode, or no lock taken) skips the lock.
+    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -59,6 +65,7 @@ import pwd
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 
 UNIT_DIR = "/etc/systemd/system/"
@@ -77,6 +84,7 @@ def main():
         argument_spec=dict(
             apps=dict(type="list", elements="dict", required=True),
             role=dict(type="dict", required=True),
+            run=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -88,6 +96,7 @@ def main():
         if rc != 0:
             module.fail_json(msg="%s: %s" % (" ".join(cmd), (err or out).strip()), **result)
 
+    uwsgi_lock.hold(module, module.params["run"])
     forget_units = False
     for entry in model.removals(module.params["apps"], module.params["role"]):
         done = result["apps"][entry["name"]] = dict(stopped=[], deleted=[], user=None, group=None)

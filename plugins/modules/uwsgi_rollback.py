@@ -40,6 +40,12 @@ options:
     description: The inventory name of the host, for the message.
     type: str
     required: true
+  run:
+    description:
+      - The run that holds the host's run lock (the C(run) result of M(pyops.uwsgi.uwsgi_facts)). The lock is
+        renewed before anything is written, and this call fails, writing nothing, when another run holds it.
+      - Null (check mode, or no lock taken) skips the lock.
+    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -75,6 +81,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
@@ -100,6 +107,7 @@ def main():
             service=dict(type="dict", default={}),
             config_dir=dict(type="path", required=True),
             host=dict(type="str", required=True),
+            run=dict(type="dict"),
         ),
         supports_check_mode=False,
     )
@@ -108,6 +116,11 @@ def main():
         return Run(module, ["systemctl"] + list(args))
 
     params = module.params
+    if params["run"]:
+        try:
+            uwsgi_lock.Lock().renew(params["run"])
+        except uwsgi_lock.NotHeld as exc:
+            module.fail_json(msg="%s\nNot rolled back: %s. Nothing was written." % (params["failure"], exc))
     config, service = params["config"], params["service"] or {}
     apps = config.get("apps") or {}
     role = {"config_dir": params["config_dir"]}
@@ -204,6 +217,8 @@ def main():
     paths = {name: state.good_health(model.paths(role, name), apps[name]["health"])["path"] for name in rollback}
     text = actions.rollback_report(params["failure"], params["host"], model.last_good_dir(role), rollback, outcome,
                                    paths, new, stopped)
+    # The run's last call.
+    uwsgi_lock.release(module, params["run"])
     module.fail_json(msg=text, rolled_back=outcome, stopped=stopped, changed=True)
 
 

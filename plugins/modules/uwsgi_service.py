@@ -43,6 +43,12 @@ options:
     description: How many journal lines to show for an app that failed.
     type: int
     default: 25
+  run:
+    description:
+      - The run that holds the host's run lock (the C(run) result of M(pyops.uwsgi.uwsgi_facts)). The lock is
+        renewed before anything is written, and this call fails, writing nothing, when another run holds it.
+      - Null (check mode, or no lock taken) skips the lock.
+    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -82,6 +88,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
@@ -100,6 +107,7 @@ def main():
             install_changed=dict(type="bool", default=False),
             packages_changed=dict(type="list", elements="str", default=[]),
             journal_lines=dict(type="int", default=25),
+            run=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -110,6 +118,8 @@ def main():
 
     def changed(name):
         return set(apps[name].get("changed") or [])
+
+    uwsgi_lock.hold(module, module.params["run"])
 
     # systemd reads changed units before any start.
     if not check and any(changed(name) & {"unit", "socket"} for name in apps):
@@ -254,6 +264,8 @@ def main():
         for name, info in apps.items():
             result["last_good"] += state.keep_last_good(module.params["config_dir"], name, info)
     result["changed"] = result["changed"] or bool(result["last_good"])
+    # Every app is healthy: the run's last call (on a failure the rollback follows, and releases it).
+    uwsgi_lock.release(module, module.params["run"])
     module.exit_json(**result)
 
 

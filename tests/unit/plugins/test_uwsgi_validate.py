@@ -165,6 +165,9 @@ CASES = [
         uwsgi_production_stop_timeout=0),
     bad("journal_lines_negative", "uwsgi_production_journal_lines", "a positive integer",
         uwsgi_production_journal_lines=-1),
+    bad("lock_wait_negative", "uwsgi_production_lock_wait", "0 or a positive integer",
+        uwsgi_production_lock_wait=-1),
+    good("lock_wait_zero", uwsgi_production_lock_wait=0),
     # --- health checks ---
     bad("health_path_relative", "uwsgi_production_health_check", "path must start with '/'",
         uwsgi_production_health_check={"path": "healthz"}, uwsgi_production_apps=[app()]),
@@ -534,6 +537,9 @@ TODAYS_MESSAGES = {
         'uwsgi_production_apps[0].options.harakiri = 0 must be a positive integer (null removes the option).'),
     'stop_timeout_zero': (
         'uwsgi_production_stop_timeout = 0 must be a positive integer (seconds systemd waits for a clean stop).'),
+    'lock_wait_negative': (
+        'uwsgi_production_lock_wait = -1 must be 0 or a positive integer (seconds a run waits for another run of the '
+        'role on the same host).'),
     'journal_lines_negative': (
         'uwsgi_production_journal_lines = -1 must be a positive integer (journal lines shown when an app fails to '
         'start).'),

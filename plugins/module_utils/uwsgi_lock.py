@@ -1,0 +1,160 @@
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""The run lock of a host: one run of the role at a time writes a host's files and drives its apps.
+
+A run is named by the controller it runs on and the PID (with its start time) of its ansible-playbook
+process. The lock is a JSON record in LOCK_PATH (on /run, so a reboot, which no run survives, clears it):
+the holder's name, when it took the lock and when it last renewed it. Every read-modify-write of the
+record happens under an flock of the file, so two runs never both take it.
+
+- uwsgi_facts, the run's first call, takes the lock (waiting for another run to finish); uwsgi_config,
+  uwsgi_remove, uwsgi_service and uwsgi_rollback renew it before they write, and fail without writing
+  when another run holds it now; the run's last call releases it (uwsgi_config when every app is settled,
+  else uwsgi_service when every app is healthy, else uwsgi_rollback).
+- A record whose holder runs on this controller and whose process is gone is a killed run's: the next
+  run takes it over at once (plugins/action/uwsgi_facts.py checks the process, on the controller).
+- A record of another controller's run that has not been renewed for LEASE seconds is abandoned: taken
+  over too. A run renews it at each call; the longest time between two calls is a uWSGI build or an
+  app's packages. A run that ends before its last call (a failed install step, tags that skip the
+  configure step) leaves the lock to be taken over so.
+
+Check mode neither takes nor waits for the lock: it writes nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+
+LOCK_PATH = "/run/uwsgi-production.lock"
+# Seconds after its last renewal when another controller's run counts as abandoned. Safe however short:
+# a run whose lock was taken over fails before its next write (renew); longer only delays the take-over.
+LEASE = 600
+
+
+class NotHeld(Exception):
+    """This run does not hold the lock (another run took it over): it must not write."""
+
+
+def same_run(one, other):
+    return bool(one) and bool(other) and all(one.get(key) == other.get(key) for key in ("controller", "pid", "started"))
+
+
+def describe(record):
+    """How a message names a run."""
+    return "pid %s on controller %s (since %s, last renewed %s)" % (
+        record.get("pid"), record.get("controller"), stamp(record.get("taken")), stamp(record.get("renewed")))
+
+
+def stamp(seconds):
+    if not isinstance(seconds, (int, float)):
+        return "an unknown time"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
+def decide(held, run, now, lease=LEASE, gone=None):
+    """What a run may do with the record `held` (None: free): 'take', 'ours', 'wait', 'check' or 'stale'.
+
+    gone: the holder (of this same controller) whose process the controller found gone, or None.
+      take   nobody holds it
+      ours   this run holds it
+      stale  the holder is a killed run (its process gone) or another controller's run abandoned for `lease` s
+      check  the holder runs on this controller: only the controller can tell whether its process lives
+      wait   another run holds it
+    """
+    if not held:
+        return "take"
+    if same_run(held, run):
+        return "ours"
+    if gone and same_run(held, gone):
+        return "stale"
+    if held.get("controller") == run.get("controller"):
+        return "check"
+    renewed = held.get("renewed")
+    if not isinstance(renewed, (int, float)) or now - renewed > lease:
+        return "stale"
+    return "wait"
+
+
+class Lock:
+    """The record in `path`, read and changed under its flock."""
+
+    def __init__(self, path=LOCK_PATH):
+        self.path = path
+
+    def _locked(self, change):
+        """Run change(record or None) -> (new record or None to clear or False to keep, answer) under the flock."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            text = b""
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                text += chunk
+            try:
+                held = json.loads(text.decode("utf-8")) if text.strip() else None
+            except ValueError:
+                held = None  # a record cut short (a full disk): nobody can hold it
+            new, answer = change(held)
+            if new is not False:
+                data = b"" if new is None else json.dumps(new, sort_keys=True).encode("utf-8")
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.ftruncate(fd, 0)
+                os.write(fd, data)
+                os.fsync(fd)
+            return answer
+        finally:
+            os.close(fd)
+
+    def acquire(self, run, now=None, gone=None, lease=LEASE):
+        """Take the lock for `run` if the rules allow: (verdict, the record held before, or None)."""
+        def change(held):
+            at = time.time() if now is None else now
+            verdict = decide(held, run, at, lease, gone)
+            if verdict in ("take", "stale"):
+                return dict(run, taken=at, renewed=at), (verdict, held)
+            if verdict == "ours":
+                return dict(held, renewed=at), (verdict, held)
+            return False, (verdict, held)
+        return self._locked(change)
+
+    def renew(self, run, now=None):
+        """Renew this run's hold; NotHeld when another run holds the lock (or nobody does)."""
+        def change(held):
+            if not same_run(held, run):
+                return False, (False, held)
+            return dict(held, renewed=time.time() if now is None else now), (True, held)
+        ours, held = self._locked(change)
+        if not ours:
+            raise NotHeld("this run does not hold the run lock of the host (%s): %s" % (
+                self.path, "it is held by the run of " + describe(held) if held else "nobody holds it"))
+
+    def release(self, run):
+        """Give the lock up if this run holds it."""
+        def change(held):
+            return (None, None) if same_run(held, run) else (False, None)
+        if os.path.exists(self.path):
+            self._locked(change)
+
+    def holder(self):
+        return self._locked(lambda held: (False, held))
+
+
+def hold(module, run):
+    """Renew this run's lock before a module writes; fail, writing nothing, when another run holds it.
+    No run (check mode, or a caller that takes no lock): nothing to do."""
+    if not run or module.check_mode:
+        return
+    try:
+        Lock().renew(run)
+    except NotHeld as exc:
+        module.fail_json(msg="%s. This step wrote nothing." % exc)
+
+
+def release(module, run):
+    if run and not module.check_mode:
+        Lock().release(run)

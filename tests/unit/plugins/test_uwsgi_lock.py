@@ -1,0 +1,97 @@
+"""The run lock (uwsgi_lock, and the controller's side in the uwsgi_facts action plugin), on real files,
+real flocks and real processes."""
+
+import json
+import multiprocessing
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.pyops.uwsgi.plugins.action import uwsgi_facts as action
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_lock import Lock, NotHeld, decide
+
+A = {"controller": "ctl1", "pid": 100, "started": 5}
+B = {"controller": "ctl1", "pid": 200, "started": 7}
+OTHER = {"controller": "ctl2", "pid": 100, "started": 5}
+
+
+@pytest.mark.parametrize("held, run, now, gone, verdict", [
+    (None, A, 0, None, "take"),                                 # free
+    (dict(A, taken=0, renewed=0), A, 10, None, "ours"),          # a later call of the same run
+    (dict(B, taken=0, renewed=0), A, 10, None, "check"),         # the same controller: is B's process alive?
+    (dict(B, taken=0, renewed=0), A, 10, B, "stale"),            # ... it is gone: a killed run
+    (dict(OTHER, taken=0, renewed=0), A, 10, None, "wait"),      # another controller's live run
+    (dict(OTHER, taken=0, renewed=0), A, uwsgi_lock.LEASE + 1, None, "stale"),  # abandoned
+    (dict(A, pid=100, started=6, taken=0, renewed=0), A, 10, None, "check"),  # same PID, started later: another run
+])
+def test_who_may_take_the_lock(held, run, now, gone, verdict):
+    assert decide(held, run, now, gone=gone) == verdict
+
+
+def test_take_renew_release(tmp_path):
+    lock = Lock(str(tmp_path / "lock"))
+    assert lock.acquire(A, now=1) == ("take", None)
+    assert lock.holder() == dict(A, taken=1, renewed=1)
+    lock.renew(A, now=5)
+    assert lock.holder()["renewed"] == 5
+    assert lock.acquire(OTHER, now=6)[0] == "wait"
+    with pytest.raises(NotHeld, match="held by the run of pid 100 on controller ctl1"):
+        lock.renew(OTHER)
+    lock.release(OTHER)  # not its lock: nothing happens
+    assert lock.holder()["pid"] == 100
+    lock.release(A)
+    assert lock.holder() is None
+    with pytest.raises(NotHeld, match="nobody holds it"):
+        lock.renew(A)
+    assert lock.acquire(OTHER, now=7) == ("take", None)
+
+
+def test_a_taken_over_run_may_not_write_any_more(tmp_path):
+    lock = Lock(str(tmp_path / "lock"))
+    lock.acquire(OTHER, now=0)
+    verdict, held = lock.acquire(A, now=uwsgi_lock.LEASE + 10)  # OTHER abandoned it
+    assert verdict == "stale" and held["controller"] == "ctl2"
+    with pytest.raises(NotHeld):
+        lock.renew(OTHER)
+
+
+def test_a_record_cut_short_holds_nothing(tmp_path):
+    path = tmp_path / "lock"
+    path.write_text('{"controller": "ct')
+    assert Lock(str(path)).acquire(A, now=1) == ("take", None)
+    assert json.loads(path.read_text())["pid"] == 100
+
+
+def _race(path, name, queue):
+    run = {"controller": "ctl", "pid": name, "started": 1}
+    verdict, _held = Lock(path).acquire(run)
+    queue.put((name, verdict))
+
+
+def test_of_many_runs_at_once_exactly_one_takes_it(tmp_path):
+    path = str(tmp_path / "lock")
+    queue = multiprocessing.get_context("fork").Queue()
+    procs = [multiprocessing.get_context("fork").Process(target=_race, args=(path, n, queue)) for n in range(1, 9)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(10)
+    verdicts = sorted(queue.get(timeout=5)[1] for proc in procs)
+    assert verdicts == ["check"] * 7 + ["take"]
+
+
+def test_the_controller_tells_a_live_run_from_a_killed_one():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run = {"controller": "x", "pid": child.pid, "started": action.process_start(child.pid)}
+        assert action.alive(run)
+        assert not action.alive(dict(run, started=run["started"] - 1))  # the PID now names another process
+    finally:
+        child.kill()
+        child.wait()
+    time.sleep(0.1)
+    assert not action.alive(run)
+    assert action.this_run()["started"] == action.process_start(action.this_run()["pid"])
