@@ -38,9 +38,16 @@ for core in "${CORES[@]}"; do
   step "ansible-core $core: ansible-test sanity"
   PYOPS_CORE=$core bash tools/sanity.sh
 done
+# galaxy-importer checks the built tarball (its own linters and ansible-doc of every module), which is
+# the same whatever the core: it runs once, with the newest core's toolchain, and not again per core.
+IMPORTER=tests/unit/test_build.py::test_galaxy_importer_accepts_the_tarball_with_no_error_or_warning
 for core in "${CORES[@]}"; do
   step "ansible-core $core: fast tests (no host)"
-  on_core "$core" python -m pytest tests/unit
+  if [ "$core" = "$NEWEST" ]; then
+    on_core "$core" python -m pytest tests/unit
+  else
+    on_core "$core" python -m pytest tests/unit --deselect "$IMPORTER"
+  fi
 done
 
 step "test host"
