@@ -237,3 +237,49 @@ def keep_last_good(config_dir, name, info, check=False):
             write_atomically(where["good_health"], record, "root", "root", "0600")
         written.append(where["good_health"])
     return written
+
+
+# The last good files of an app, by their keys in uwsgi_model.paths.
+GOOD_FILES = (("good_ini", "0640"), ("good_unit", "0644"), ("good_socket_unit", "0644"), ("good_env", "0600"),
+              ("good_health", "0600"))
+
+
+def earlier_last_good(role, name):
+    """The paths (uwsgi_model.paths) of the app's last good files in the configuration directory it last ran
+    from, when that is not role["config_dir"] (uwsgi_production_config_dir changed): the directory of the ini
+    that its live unit's ExecStart names. None when the app has a last good ini here, or none elsewhere."""
+    where = model.paths(role, name)
+    if os.path.exists(where["good_ini"]):
+        return None
+    old_dir = unit_config_dir(read_text(where["unit"]), name)
+    if old_dir is None or old_dir == role["config_dir"].rstrip("/"):
+        return None
+    old = model.paths(dict(role, config_dir=old_dir), name)
+    return old if os.path.exists(old["good_ini"]) else None
+
+
+def unit_config_dir(unit, name):
+    """The configuration directory of the ini that a unit the role wrote for app `name` runs (its
+    ExecStart's --ini), or None."""
+    for line in (unit or "").splitlines():
+        if line.startswith("ExecStart=") and " --ini " in line:
+            ini = line.split(" --ini ", 1)[1].strip()
+            if os.path.basename(ini) == "%s.ini" % name and os.path.isabs(ini):
+                return os.path.dirname(ini)
+    return None
+
+
+def seed_last_good(role, name, old):
+    """Copy the app's last good files from its earlier configuration directory (earlier_last_good) into
+    this one's, so that a failed change right after uwsgi_production_config_dir changed rolls the app back
+    to what it last served (its last good unit still names its earlier ini) instead of stopping it."""
+    where = model.paths(role, name)
+    # The new directory may not exist yet: Files.apply() then gives it its owner and mode.
+    os.makedirs(model.last_good_dir(role), mode=0o700, exist_ok=True)
+    written = []
+    for key, mode in GOOD_FILES:
+        text = read_text(old[key])
+        if text is not None:
+            write_atomically(where[key], text, "root", "root", mode)
+            written.append(where[key])
+    return written

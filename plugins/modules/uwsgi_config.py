@@ -192,10 +192,15 @@ def main():
     files.directory(role["config_dir"], "0711")
     files.directory(model.last_good_dir(role), "0700")
 
-    result_apps, unproven, check_texts = {}, {}, {}
+    result_apps, unproven, check_texts, earlier = {}, {}, {}, {}
     for app in apps:
         name = app["name"]
         where = model.paths(role, name)
+        # After uwsgi_production_config_dir changed, the app's last good configuration is in its earlier
+        # directory: it counts as this one's (compared with, and seeded here before anything is applied).
+        earlier[name] = state.earlier_last_good(role, name)
+        if earlier[name]:
+            where = dict(where, **{key: earlier[name][key] for key, _mode in state.GOOD_FILES})
         options = model.ini_options(app, role, python_version)
         effective = model.effective_options(app, role)
         activated = model.activated(app, role, effective)
@@ -249,6 +254,10 @@ def main():
                              python_version=python_version)
 
     uwsgi_lock.hold(module, module.params["run"])
+    if not module.check_mode:
+        for name, old in earlier.items():
+            if old:
+                state.seed_last_good(role, name, old)
     files.apply()
     for name, info in result_apps.items():
         # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).

@@ -100,3 +100,32 @@ def test_a_rollback_asks_by_the_health_check_the_last_good_configuration_passed(
     assert state.good_health(where, new) == new  # none on record (a host last configured by 0.1.0)
     (tmp_path / "shop.health.json").write_text(state.health_record({"path": "/", "status": [200]}))
     assert state.good_health(where, new) == {"path": "/", "status": [200]}
+
+
+def test_the_configuration_directory_an_app_last_ran_from_is_read_from_its_unit():
+    from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_state import unit_config_dir
+    unit = ("[Service]\nExecStart=/usr/bin/env -u LISTEN_PID -u LISTEN_FDS -u LISTEN_FDNAMES /opt/uwsgi/bin/uwsgi "
+            "--ini /etc/uwsgi-old/shop.ini\nExecReload=/bin/kill -HUP $MAINPID\n")
+    assert unit_config_dir(unit, "shop") == "/etc/uwsgi-old"
+    assert unit_config_dir(unit, "blog") is None  # another app's ini
+    assert unit_config_dir("ExecStart=/opt/uwsgi/bin/uwsgi --ini relative/shop.ini\n", "shop") is None
+    assert unit_config_dir(None, "shop") is None
+
+
+def test_a_moved_configuration_directory_gets_the_apps_last_good_files(tmp_path):
+    from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_model import paths
+    from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_state import seed_last_good
+    old_role, new_role = {"config_dir": str(tmp_path / "old")}, {"config_dir": str(tmp_path / "new")}
+    old = paths(old_role, "shop")
+    (tmp_path / "old" / "last-good").mkdir(parents=True)  # the new directory does not exist yet
+    for key, text in (("good_ini", "[uwsgi]\nharakiri = 30\n"), ("good_unit", "ExecStart=x --ini %s/shop.ini\n" % old_role["config_dir"]),
+                      ("good_health", "{}\n")):
+        with open(old[key], "w") as out:
+            out.write(text)
+    written = seed_last_good(new_role, "shop", old)
+    new = paths(new_role, "shop")
+    assert written == [new["good_ini"], new["good_unit"], new["good_health"]]
+    for key in ("good_ini", "good_unit", "good_health"):
+        with open(new[key]) as copy, open(old[key]) as original:
+            assert copy.read() == original.read()
+    assert oct(os.stat(new["good_ini"]).st_mode & 0o777) == "0o640"
