@@ -247,10 +247,10 @@ def main():
     except state.WriteFailed as exc:
         # A full or read-only file system. The new files are all written beside the old ones before any
         # is renamed over its old one, so normally none was replaced; what was is reported as changed, for
-        # the role's rollback to put back.
+        # the role's rollback to put back. (A change an earlier run wrote but never saw pass stays to be
+        # proven by the next run: a rollback now would need the same file system.)
         for name, info in result_apps.items():
-            kinds = set(files.applied_kinds(name)) | set(unproven[name])
-            info["changed"] = [kind for kind in state.KINDS if kind in kinds]
+            info["changed"] = files.applied_kinds(name)
         if exc.done:
             left = "%d file(s) were already replaced (%s) and are rolled back" % (len(exc.done), ", ".join(exc.done))
         else:
@@ -258,7 +258,7 @@ def main():
         module.fail_json(
             msg="The role %s. So %s. Free space on (or make writable) the file system that holds it, and run the "
                 "role again." % (exc, left),
-            path=exc.path, apps=result_apps, changed_files=files.empty_report(), python_version=python_version)
+            failed_file=exc.path, apps=result_apps, changed_files=files.empty_report(), python_version=python_version)
     for name, info in result_apps.items():
         # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).
         kinds = set(files.changed_kinds(name)) | set(unproven[name])

@@ -265,7 +265,7 @@ def main():
                     "become the last good configuration (%s): it is rolled back. Free space on (or make writable) "
                     "the file system that holds it, and run the role again." % (exc, model.last_good_dir(
                         {"config_dir": module.params["config_dir"]})),
-                path=exc.path, **result)
+                failed_file=exc.path, **result)
     result["changed"] = result["changed"] or bool(result["last_good"])
     module.exit_json(**result)
 
