@@ -63,7 +63,7 @@ def rollback_action(still_active, action, changed):
     return "restart"
 
 
-def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, new, stopped):
+def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, new, stopped, unrestored=None):
     """The message of a failed run: what failed, then how each app went back and answered.
 
     rolled_back  the apps whose last good files were put back, in order
@@ -72,6 +72,8 @@ def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, n
     paths        per app, its health check's path
     new          the apps this run changed that had no last good configuration
     stopped      of those, the ones that were running and were stopped
+    unrestored   per app whose last good files could not be put back (a full or read-only file system),
+                 why: it was left as it was, running
     """
     lines = [failure]
     if rolled_back:
@@ -93,6 +95,10 @@ def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, n
                 else:
                     text += "; it answers again (GET %s -> %s)." % (paths[name], health["status"])
             lines += [text, ""]
+    if unrestored:
+        lines.append("Could NOT roll back on host %s (the last good configuration is kept in %s):" % (host, last_good_dir))
+        for name, error in unrestored.items():
+            lines += ["- app '%s': putting its last good files back failed, so it was left as it was: %s" % (name, error), ""]
     if new:
         lines.append("No earlier configuration to roll back to for app(s) %s (new to host %s):%s"
                      % (", ".join(new), host, " stopped." if stopped else " left stopped."))

@@ -44,23 +44,65 @@ def gid_of(group):
         return None
 
 
-def write_atomically(path, text, owner, group, mode):
-    """Write `text` to a new file beside `path` with its owner and mode, then rename it over `path`: a
-    reader (or a crash) sees the old file or the new one, never half of one."""
-    directory = os.path.dirname(path)
-    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+class WriteFailed(Exception):
+    """A file of the role could not be written, removed or given its mode (a full or read-only file
+    system): `path` names it, `error` is the OSError; `done` lists the paths already replaced before it
+    (none when the batch failed while its new files were being written beside the old ones)."""
+
+    def __init__(self, path, error, done=()):
+        self.path, self.error, self.done = path, error, list(done)
+        words = "[Errno %s] %s" % (error.errno, error.strerror) if error.strerror else str(error)
+        super().__init__("could not write %s: %s" % (path, words))
+
+
+def _stage(path, text, owner, group, mode):
+    """A new file beside `path` holding `text` with its owner and mode, flushed to disk: its name."""
+    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
     try:
         os.fchmod(handle, int(mode, 8))
         os.fchown(handle, uid_of(owner), gid_of(group))
         with os.fdopen(handle, "wb") as out:
+            handle = None
             out.write(text.encode("utf-8", "surrogateescape"))
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, path)
     except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        if handle is not None:
+            os.close(handle)
+        os.unlink(temp)
         raise
+    return temp
+
+
+def write_all_atomically(files):
+    """Write each (path, text, owner, group, mode) of `files` to a new file beside its path, and only once
+    every one of them is on disk rename each over its path: a reader (or a crash) sees each old file or
+    its new one, never half of one, and a full or read-only file system fails the whole batch before any
+    file is replaced (WriteFailed, naming the file)."""
+    staged = []
+    try:
+        for path, text, owner, group, mode in files:
+            try:
+                staged.append((_stage(path, text, owner, group, mode), path))
+            except OSError as exc:
+                raise WriteFailed(path, exc) from exc
+        done = []
+        for temp, path in staged:
+            try:
+                os.replace(temp, path)
+            except OSError as exc:
+                raise WriteFailed(path, exc, done) from exc
+            done.append(path)
+    finally:
+        for temp, _path in staged:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+
+
+def write_atomically(path, text, owner, group, mode):
+    """Write `text` to a new file beside `path` with its owner and mode, then rename it over `path`
+    (write_all_atomically with one file)."""
+    write_all_atomically([(path, text, owner, group, mode)])
 
 
 class Files:
@@ -72,6 +114,7 @@ class Files:
         self.dirs = []          # (path, mode) to create or fix
         self.diffs = []
         self.changed = False
+        self.applied = []       # the paths apply() changed
 
     def directory(self, path, mode):
         try:
@@ -135,21 +178,46 @@ class Files:
         return out
 
     def apply(self):
+        """Make the host hold what want() and absent() asked for: every new content written at once
+        (write_all_atomically), then files removed and modes fixed. A full or read-only file system raises
+        WriteFailed naming the file; `applied` then lists the paths already changed (none when the new
+        contents could not be written)."""
+        self.applied = []
         if self.module.check_mode:
             return
         for path, mode in self.dirs:
-            if not os.path.isdir(path):
-                os.makedirs(path)
-            os.chown(path, 0, 0)
-            os.chmod(path, int(mode, 8))
-        for _app, _kind, path, action, text, owner, group, mode, _secret in self.changes:
-            if action == "remove":
-                os.unlink(path)
-            elif action == "write":
-                write_atomically(path, text, owner, group, mode)
-            else:
-                os.chown(path, uid_of(owner), gid_of(group))
+            try:
+                if not os.path.isdir(path):
+                    os.makedirs(path)
+                os.chown(path, 0, 0)
                 os.chmod(path, int(mode, 8))
+            except OSError as exc:
+                raise WriteFailed(path, exc) from exc
+        writes = [c for c in self.changes if c[3] == "write"]
+        try:
+            write_all_atomically([(path, text, owner, group, mode)
+                                  for _app, _kind, path, _action, text, owner, group, mode, _secret in writes])
+        except WriteFailed as exc:
+            self.applied = list(exc.done)
+            raise
+        self.applied = [c[2] for c in writes]
+        for _app, _kind, path, action, _text, owner, group, mode, _secret in self.changes:
+            try:
+                if action == "remove":
+                    os.unlink(path)
+                elif action == "attrs":
+                    os.chown(path, uid_of(owner), gid_of(group))
+                    os.chmod(path, int(mode, 8))
+                else:
+                    continue
+            except OSError as exc:
+                raise WriteFailed(path, exc, self.applied) from exc
+            self.applied.append(path)
+
+    def applied_kinds(self, app):
+        """The kinds of the app's files that apply() changed (all of them when it finished)."""
+        return [kind for kind in KINDS if any(c[0] == app and c[1] == kind and c[2] in self.applied
+                                              for c in self.changes)]
 
 
 def restart_lines_of_text(text, keys):
@@ -197,26 +265,22 @@ def health_record(health):
     return json.dumps(health, sort_keys=True) + "\n"
 
 
-def keep_last_good(config_dir, name, info, check=False):
-    """Copy each live file of the app that differs from its last good copy; forget a copy the app no
-    longer has (socket unit, secrets file). Returns the paths written (a leading '-' for removed);
-    with check, only says which it would write."""
+def last_good_changes(config_dir, name, info):
+    """What keeps the app's live files as its last good configuration: (writes, forgets). `writes` holds a
+    (path, text, owner, group, mode) for each live file that differs from its last good copy, `forgets`
+    the copies the app no longer has (socket unit, secrets file)."""
     role = {"config_dir": config_dir}
     where = model.paths(role, name)
-    written = []
+    writes, forgets = [], []
 
     def keep(live, good, mode):
         text = read_text(live)
         if text is not None and text != read_text(good):
-            if not check:
-                write_atomically(good, text, "root", "root", mode)
-            written.append(good)
+            writes.append((good, text, "root", "root", mode))
 
     def forget(good):
         if os.path.exists(good):
-            if not check:
-                os.unlink(good)
-            written.append("-" + good)
+            forgets.append(good)
 
     keep(where["ini"], where["good_ini"], "0640")
     keep(where["unit"], where["good_unit"], "0644")
@@ -232,10 +296,37 @@ def keep_last_good(config_dir, name, info, check=False):
     # change to the health check itself may be what failed). Kept with the files: a host last configured
     # by 0.1.0 gets it with its next change.
     record = health_record(info["health"])
-    if (written or os.path.exists(where["good_health"])) and record != read_text(where["good_health"]):
-        if not check:
-            write_atomically(where["good_health"], record, "root", "root", "0600")
-        written.append(where["good_health"])
+    if (writes or forgets or os.path.exists(where["good_health"])) and record != read_text(where["good_health"]):
+        writes.append((where["good_health"], record, "root", "root", "0600"))
+    return writes, forgets
+
+
+def keep_last_good(config_dir, name, info, check=False):
+    """Copy each live file of the app that differs from its last good copy; forget a copy the app no
+    longer has (socket unit, secrets file). Returns the paths written (a leading '-' for removed);
+    with check, only says which it would write."""
+    return keep_all_last_good(config_dir, {name: info}, check)
+
+
+def keep_all_last_good(config_dir, apps, check=False):
+    """keep_last_good for every app of `apps` ({name: info}) at once: every new copy is written before any
+    is renamed over an old one (write_all_atomically), so a full or read-only last good directory raises
+    WriteFailed, naming the file, with every old copy as it was."""
+    writes, forgets = [], []
+    for name, info in apps.items():
+        more_writes, more_forgets = last_good_changes(config_dir, name, info)
+        writes += more_writes
+        forgets += more_forgets
+    written = [item[0] for item in writes]
+    if check:
+        return written + ["-" + good for good in forgets]
+    write_all_atomically(writes)
+    for good in forgets:
+        try:
+            os.unlink(good)
+        except OSError as exc:
+            raise WriteFailed(good, exc, written) from exc
+        written.append("-" + good)
     return written
 
 
@@ -275,7 +366,10 @@ def seed_last_good(role, name, old):
     to what it last served (its last good unit still names its earlier ini) instead of stopping it."""
     where = model.paths(role, name)
     # The new directory may not exist yet: Files.apply() then gives it its owner and mode.
-    os.makedirs(model.last_good_dir(role), mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(model.last_good_dir(role), mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise WriteFailed(model.last_good_dir(role), exc) from exc
     written = []
     for key, mode in GOOD_FILES:
         text = read_text(old[key])

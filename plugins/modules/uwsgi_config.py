@@ -15,6 +15,8 @@ description:
     from what is on the host, each atomically with its owner and mode.
   - Every changed ini is first checked by uWSGI's strict mode; if uWSGI rejects any of them, no file of any
     app is written and the module fails naming the app and uWSGI's words.
+  - Every new file is written beside the file it replaces before any is renamed over its old one, so a full or
+    read-only file system fails the module naming the file, with no file of any app replaced.
   - Reports, per app, which files changed and whether an option that a graceful reload cannot apply
     changed since the app's last good ini, so the caller can choose between a reload and a restart.
   - Reports whether every app is settled (running as configured, enabled, its last good copies current),
@@ -254,11 +256,27 @@ def main():
                              python_version=python_version)
 
     uwsgi_lock.hold(module, module.params["run"])
-    if not module.check_mode:
-        for name, old in earlier.items():
-            if old:
-                state.seed_last_good(role, name, old)
-    files.apply()
+    try:
+        if not module.check_mode:
+            for name, old in earlier.items():
+                if old:
+                    state.seed_last_good(role, name, old)
+        files.apply()
+    except state.WriteFailed as exc:
+        # A full or read-only file system. The new files are all written beside the old ones before any
+        # is renamed over its old one, so normally none was replaced; what was is reported as changed, for
+        # the role's rollback to put back. (A change an earlier run wrote but never saw pass stays to be
+        # proven by the next run: a rollback now would need the same file system.)
+        for name, info in result_apps.items():
+            info["changed"] = files.applied_kinds(name)
+        if exc.done:
+            left = "%d file(s) were already replaced (%s) and are rolled back" % (len(exc.done), ", ".join(exc.done))
+        else:
+            left = "no file of any app was replaced: the live configuration is as it was"
+        module.fail_json(
+            msg="The role %s. So %s. Free space on (or make writable) the file system that holds it, and run the "
+                "role again." % (exc, left),
+            failed_file=exc.path, apps=result_apps, changed_files=files.empty_report(), python_version=python_version)
     for name, info in result_apps.items():
         # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).
         kinds = set(files.changed_kinds(name)) | set(unproven[name])

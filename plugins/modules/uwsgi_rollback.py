@@ -16,6 +16,8 @@ description:
     the run had already started, reloaded or restarted are brought back on them (a reload if that is all the way
     back needs, so they keep serving) and asked for their health-check page again. An app with no last good
     configuration (a new app) is stopped, its socket unit first.
+  - Each app's files are put back all at once or not at all; an app whose files cannot be put back (a full or
+    read-only file system) is left as it was, running, and named in the message.
   - Always fails, with the run's failure followed by what was rolled back and how each app answered.
 author:
   - pyops engineers (@pyops)
@@ -75,6 +77,13 @@ stopped:
   returned: always
   type: list
   elements: str
+unrestored:
+  description:
+    - Per app whose last good files could not be put back (a full or read-only file system), why. Such an app is left
+      as it was, running.
+  returned: always
+  type: dict
+  sample: {shop: "could not write /etc/uwsgi-production/shop.ini: [Errno 28] No space left on device"}
 """
 
 import os
@@ -95,8 +104,8 @@ class Run:
 
 
 def restore(good, live, owner, group, mode):
-    """Put the last good copy back over the live file."""
-    state.write_atomically(live, state.read_text(good), owner, group, mode)
+    """(live, text, owner, group, mode): what puts the last good copy back over the live file."""
+    return (live, state.read_text(good), owner, group, mode)
 
 
 def main():
@@ -135,30 +144,53 @@ def main():
     # with a last good configuration to go back to.
     candidates = [name for name in apps if changed(name)]
     rollback = [name for name in candidates if os.path.exists(model.paths(role, name)["good_ini"])]
-    sockets_changed = [name for name in rollback if "socket" in changed(name)]
 
     reload_units = False
-    for name in rollback:
+    unrestored = {}
+    for name in list(rollback):
         where, kinds, info = model.paths(role, name), changed(name), apps[name]
+        # Every file of the app is put back at once, or none is (a full or read-only file system): an app
+        # whose files cannot be put back is left as it is, running, and named in the message.
+        writes, removes = [], []
         if "ini" in kinds:
-            restore(where["good_ini"], where["ini"], "root", info["group"], "0640")
+            writes.append(restore(where["good_ini"], where["ini"], "root", info["group"], "0640"))
         if "env" in kinds:
             if os.path.exists(where["good_env"]):
-                restore(where["good_env"], where["env"], "root", "root", "0600")
+                writes.append(restore(where["good_env"], where["env"], "root", "root", "0600"))
             elif os.path.exists(where["env"]):
-                os.unlink(where["env"])
+                removes.append(where["env"])
         # A changed socket unit or secrets file counts as a changed unit.
         if kinds & {"unit", "socket", "env"}:
-            restore(where["good_unit"], where["unit"], "root", "root", "0644")
-            reload_units = True
+            writes.append(restore(where["good_unit"], where["unit"], "root", "root", "0644"))
+        if "socket" in kinds:
+            if os.path.exists(where["good_socket_unit"]):
+                writes.append(restore(where["good_socket_unit"], where["socket_unit"], "root", "root", "0644"))
+            elif os.path.exists(where["socket_unit"]):
+                removes.append(where["socket_unit"])
         if "socket" in kinds:
             # The app is brought back below; it must let go of the sockets systemd is about to bind.
             systemctl("stop", info["unit"])
             systemctl("stop", info["socket_unit"])
-            if os.path.exists(where["good_socket_unit"]):
-                restore(where["good_socket_unit"], where["socket_unit"], "root", "root", "0644")
-            elif os.path.exists(where["socket_unit"]):
-                os.unlink(where["socket_unit"])
+        try:
+            state.write_all_atomically(writes)
+            for path in removes:
+                try:
+                    os.unlink(path)
+                except OSError as exc:
+                    raise state.WriteFailed(path, exc, [item[0] for item in writes]) from exc
+        except state.WriteFailed as exc:
+            unrestored[name] = str(exc) + (" (after putting back %s)" % ", ".join(exc.done) if exc.done else "")
+            rollback.remove(name)
+            if "socket" in kinds and not exc.done:
+                # Nothing was put back: it runs again on the files (and units) it had.
+                if info["activated"]:
+                    systemctl("start", info["socket_unit"])
+                systemctl("start", info["unit"])
+            if not exc.done:
+                continue
+        if kinds & {"unit", "socket", "env"}:
+            reload_units = True
+    sockets_changed = [name for name in rollback if "socket" in changed(name)]
     if reload_units:
         systemctl("daemon-reload")
     for name in sockets_changed:
@@ -198,7 +230,7 @@ def main():
 
     # A new app that failed has no earlier configuration to go back to: it is stopped, its sockets first
     # (a connection waiting in one would start it again at once).
-    new = [name for name in candidates if name not in rollback]
+    new = [name for name in candidates if name not in rollback and name not in unrestored]
     stopped = []
     for name in new:
         if name not in touched:
@@ -216,10 +248,10 @@ def main():
 
     paths = {name: state.good_health(model.paths(role, name), apps[name]["health"])["path"] for name in rollback}
     text = actions.rollback_report(params["failure"], params["host"], model.last_good_dir(role), rollback, outcome,
-                                   paths, new, stopped)
+                                   paths, new, stopped, unrestored)
     # The run's last call.
     uwsgi_lock.release(module, params["run"])
-    module.fail_json(msg=text, rolled_back=outcome, stopped=stopped, changed=True)
+    module.fail_json(msg=text, rolled_back=outcome, stopped=stopped, unrestored=unrestored, changed=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ description:
   - Asks every app it started, reloaded or restarted for its health-check page, all at once, from inside the
     host; after a reload it first waits until the master has created its fifo anew.
   - When every app is healthy, keeps each app's live ini, unit, socket unit and secrets file as its last good
-    configuration (what a later failed change is rolled back to).
+    configuration (what a later failed change is rolled back to), every copy written before any replaces
+    its old one; if they cannot be written (a full or read-only file system), it fails naming the file,
+    every old copy as it was, and the role rolls the change back.
   - Fails naming each app that did not start or failed its health check, with its last journal lines.
   - The internal module of the role C(pyops.uwsgi.uwsgi_production).
 author:
@@ -89,6 +91,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
@@ -261,8 +264,18 @@ def main():
     # Every app has passed its health check (or was not touched): its live files become the configuration
     # a later failed change is rolled back to.
     if not check:
-        for name, info in apps.items():
-            result["last_good"] += state.keep_last_good(module.params["config_dir"], name, info)
+        try:
+            result["last_good"] = state.keep_all_last_good(module.params["config_dir"], apps)
+        except state.WriteFailed as exc:
+            # The role's rescue then puts the apps back on the last good configuration on record, so that
+            # what runs is what a later rollback would go back to.
+            result["last_good"] = list(exc.done)
+            module.fail_json(
+                msg="Every app this run touched passed its health check, but the role %s, so this change cannot "
+                    "become the last good configuration (%s): it is rolled back. Free space on (or make writable) "
+                    "the file system that holds it, and run the role again." % (exc, model.last_good_dir(
+                        {"config_dir": module.params["config_dir"]})),
+                failed_file=exc.path, **result)
     result["changed"] = result["changed"] or bool(result["last_good"])
     # Every app is healthy: the run's last call (on a failure the rollback follows, and releases it).
     uwsgi_lock.release(module, module.params["run"])

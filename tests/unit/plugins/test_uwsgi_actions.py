@@ -83,6 +83,18 @@ def test_the_rollback_report_says_what_failed_and_how_each_app_went_back():
     assert rollback_report("uWSGI rejected", "web3", "/x", [], {}, {}, [], []) == "uWSGI rejected"
 
 
+def test_the_rollback_report_names_an_app_whose_last_good_files_could_not_be_put_back():
+    text = rollback_report("uWSGI app 'shop' failed its health check", "web3", "/etc/uwsgi-production/last-good",
+                           [], {}, {}, [], [], {"shop": "could not write /etc/uwsgi-production/shop.ini: "
+                                                        "[Errno 28] No space left on device"})
+    assert text.splitlines() == [
+        "uWSGI app 'shop' failed its health check",
+        "Could NOT roll back on host web3 (the last good configuration is kept in /etc/uwsgi-production/last-good):",
+        "- app 'shop': putting its last good files back failed, so it was left as it was: could not write "
+        "/etc/uwsgi-production/shop.ini: [Errno 28] No space left on device",
+    ]
+
+
 RUNNING = {"ActiveState": "active", "SubState": "running", "UnitFileState": "enabled"}
 LISTENING = {"ActiveState": "active", "SubState": "listening", "UnitFileState": "enabled"}
 

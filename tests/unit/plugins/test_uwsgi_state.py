@@ -129,3 +129,79 @@ def test_a_moved_configuration_directory_gets_the_apps_last_good_files(tmp_path)
         with open(new[key]) as copy, open(old[key]) as original:
             assert copy.read() == original.read()
     assert oct(os.stat(new["good_ini"]).st_mode & 0o777) == "0o640"
+
+
+def test_a_batch_that_cannot_be_written_replaces_no_file_and_names_the_one_that_failed(tmp_path):
+    """Every new file is written beside its old one before any is renamed over it: when one cannot be
+    written (here its directory is missing; on a host, a full or read-only file system), no file of the
+    batch is replaced and no temporary file is left."""
+    user, group = owner()
+    ini = tmp_path / "shop.ini"
+    ini.write_text("harakiri = 60\n")
+    missing = tmp_path / "gone" / "uwsgi-shop.service"
+    try:
+        state.write_all_atomically([(str(ini), "harakiri = 30\n", user, group, "0640"),
+                                    (str(missing), "[Service]\n", user, group, "0644")])
+    except state.WriteFailed as exc:
+        assert exc.path == str(missing) and exc.done == []
+        assert str(exc).startswith("could not write %s: [Errno 2] No such file or directory" % missing)
+    else:
+        raise AssertionError("the batch was written")
+    assert ini.read_text() == "harakiri = 60\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["shop.ini"]
+
+
+def test_files_that_cannot_be_written_leave_every_live_file_and_say_nothing_was_applied(tmp_path):
+    user, group = owner()
+    ini = tmp_path / "shop.ini"
+    ini.write_text("harakiri = 60\n")
+    files = state.Files(flags())
+    files.want("shop", "ini", str(ini), "harakiri = 30\n", user, group, "0640")
+    files.want("shop", "unit", str(tmp_path / "systemd" / "uwsgi-shop.service"), "[Service]\n", user, group, "0644")
+    try:
+        files.apply()
+    except state.WriteFailed as exc:
+        assert exc.path == str(tmp_path / "systemd" / "uwsgi-shop.service")
+        assert "[Errno 2] No such file or directory" in str(exc)
+    else:
+        raise AssertionError("the files were written")
+    assert ini.read_text() == "harakiri = 60\n"
+    assert files.applied == [] and files.applied_kinds("shop") == []
+    assert [p.name for p in tmp_path.iterdir()] == ["shop.ini"]
+
+
+def test_files_that_were_written_say_so(tmp_path):
+    user, group = owner()
+    files = state.Files(flags())
+    files.want("shop", "ini", str(tmp_path / "shop.ini"), "harakiri = 30\n", user, group, "0640")
+    files.apply()
+    assert files.applied == [str(tmp_path / "shop.ini")] and files.applied_kinds("shop") == ["ini"]
+
+
+LAST_GOOD_HEALTH = {"enabled": True, "path": "/", "status": [200]}
+APPS = {"shop": {"activated": False, "health": LAST_GOOD_HEALTH}, "blog": {"activated": False, "health": LAST_GOOD_HEALTH}}
+
+
+def test_every_apps_live_ini_becomes_its_last_good_copy_with_the_health_check_it_passed(tmp_path):
+    (tmp_path / "last-good").mkdir()
+    for name in APPS:
+        (tmp_path / ("%s.ini" % name)).write_text("harakiri = 30\n")
+    written = state.keep_all_last_good(str(tmp_path), APPS)
+    assert sorted(written) == sorted(str(tmp_path / "last-good" / name) for name in
+                                     ("shop.ini", "shop.health.json", "blog.ini", "blog.health.json"))
+    assert (tmp_path / "last-good" / "blog.ini").read_text() == "harakiri = 30\n"
+    assert state.keep_all_last_good(str(tmp_path), APPS) == []  # nothing differs any more
+
+
+def test_last_good_copies_that_cannot_be_written_raise_write_failed_naming_the_file(tmp_path):
+    """The last good directory is missing here; on a host, a full or read-only file system: WriteFailed,
+    which the module turns into a failure naming the file (and the role rolls the change back)."""
+    for name in APPS:
+        (tmp_path / ("%s.ini" % name)).write_text("harakiri = 30\n")
+    try:
+        state.keep_all_last_good(str(tmp_path), APPS)
+    except state.WriteFailed as exc:
+        assert exc.path == str(tmp_path / "last-good" / "shop.ini") and exc.done == []
+    else:
+        raise AssertionError("the last good copies were written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blog.ini", "shop.ini"]
