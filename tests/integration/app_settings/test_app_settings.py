@@ -16,6 +16,8 @@ EXPECTED = {
     "settings-a": {"user": "appa", "group": "appa", "versions": {"six": "1.17.0", "idna": None}},
     "settings-b": {"user": "appb", "group": "appshared", "versions": {"six": None, "idna": "3.10"}},
 }
+# Apps that run as accounts the host already had.
+EXISTING = {"settings-www": ("www-data", "www-data"), "settings-nobody": ("nobody", "nobody")}
 
 
 def seen_by_app(host, name):
@@ -86,3 +88,20 @@ def test_secrets_are_not_in_the_unit_its_properties_or_the_journal(host):
     props = unit_properties(host, unit, "EnvironmentFiles", "Environment")
     assert props["EnvironmentFiles"].startswith(f"{CONFIG_DIR}/settings-a.env")
     assert "GREETING=" in props["Environment"]
+
+
+@pytest.mark.parametrize("name", sorted(EXISTING))
+def test_an_app_runs_as_an_existing_account_of_the_host(host, name):
+    # systemd runs it with the unit's User= and Group= (an app's group defaults to one named like its user).
+    processes = processes_of(host, name)
+    assert len(processes) >= 2 and set(processes) == {EXISTING[name]}
+    assert (seen_by_app(host, name)["user"], seen_by_app(host, name)["group"]) == EXISTING[name]
+
+
+def test_the_existing_accounts_are_left_as_they_were(host):
+    # Their home, shell and primary group are the host's, not the role's: as getent said before the role
+    # first ran here (www-data: /var/www, group www-data; nobody: /nonexistent, group nogroup).
+    before = host.file("/var/tmp/app-settings-accounts-before").content_string
+    assert host.check_output("getent passwd www-data nobody") + "\n" == before
+    assert [line.split(":")[3] for line in before.splitlines()] == [str(host.group("www-data").gid),
+                                                                    str(host.group("nogroup").gid)]
