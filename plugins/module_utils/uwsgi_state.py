@@ -44,6 +44,15 @@ def gid_of(group):
         return None
 
 
+def exists(lookup, name):
+    """Whether an account exists: lookup is pwd.getpwnam or grp.getgrnam."""
+    try:
+        lookup(name)
+        return True
+    except KeyError:
+        return False
+
+
 class WriteFailed(Exception):
     """A file of the role could not be written, removed or given its mode (a full or read-only file
     system): `path` names it, `error` is the OSError; `done` lists the paths already replaced before it

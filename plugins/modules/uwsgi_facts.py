@@ -135,6 +135,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 
 PLAIN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 
@@ -165,14 +166,6 @@ def pip_version(venv):
         return ""
     name = os.path.basename(found[0])[len("uwsgi-"):]
     return name.rsplit(".", 1)[0].split("-")[0]
-
-
-def exists(lookup, name):
-    try:
-        lookup(name)
-        return True
-    except KeyError:
-        return False
 
 
 def python_version(run, python):
@@ -266,8 +259,8 @@ def main():
         packages_missing=missing_packages(module.run_command, module.params["packages"]),
         binary_exists=os.path.exists(model.binary(role)),
         pip_version=pip_version(role["venv"]),
-        missing_groups=sorted({group for _user, group in accounts if not exists(grp.getgrnam, group)}),
-        missing_users=[[user, group] for user, group in accounts if not exists(pwd.getpwnam, user)],
+        missing_groups=sorted({group for _user, group in accounts if not state.exists(grp.getgrnam, group)}),
+        missing_users=[[user, group] for user, group in accounts if not state.exists(pwd.getpwnam, user)],
         existing_venvs=[app["name"] for app in existing],
         lock=lock,
         run=module.params["run"] if lock["verdict"] != "none" else None,

@@ -67,16 +67,9 @@ import shutil
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 
 UNIT_DIR = "/etc/systemd/system/"
-
-
-def exists(lookup, name):
-    try:
-        lookup(name)
-        return True
-    except KeyError:
-        return False
 
 
 def main():
@@ -116,11 +109,11 @@ def main():
                 shutil.rmtree(path)
             else:
                 os.unlink(path)
-        if entry["user"] and exists(pwd.getpwnam, entry["user"]):
+        if entry["user"] and state.exists(pwd.getpwnam, entry["user"]):
             done["user"] = entry["user"]
             if not check:
                 run("userdel", entry["user"])
-        if entry["group"] and exists(grp.getgrnam, entry["group"]):
+        if entry["group"] and state.exists(grp.getgrnam, entry["group"]):
             done["group"] = entry["group"]
             if not check:
                 run("groupdel", entry["group"])
