@@ -29,6 +29,15 @@ LISTEN_KINDS = ("socket", "http-socket")
 # PyOS_AfterFork_Child() without PyOS_BeforeFork(): unbit/uwsgi#2710): 3.13 and later.
 OSAFTERFORK_BROKEN_FROM = (3, 13)
 
+# The uWSGI release (2.0 branch) that added each option the role derives for a binary that has it.
+OPTION_SINCE = {"max-worker-lifetime-delta": (2, 0, 19), "max-requests-delta": (2, 0, 29)}
+
+# Each recycling bound and the option that adds (worker id - 1) x delta to it, worker by worker.
+STAGGERED = (("max-worker-lifetime", "max-worker-lifetime-delta"), ("max-requests", "max-requests-delta"))
+
+# uWSGI's min-worker-lifetime when unset: no worker is recycled younger than this (seconds).
+MIN_WORKER_LIFETIME = 10
+
 
 def is_list(value):
     """A YAML list (not a string, not a dict)."""
@@ -369,10 +378,100 @@ def python_options(python_version):
     return {}
 
 
-def ini_options(app, role, python_version=""):
-    """The options rendered into the app's ini, in order (None values are left out by the renderer)."""
+def release(version):
+    """(major, minor, patch) of a uWSGI version text ("2.0.31", "2.0.21-debian"); None when unknown."""
+    parts = []
+    for part in str(version or "").split("-")[0].split(".")[:3]:
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts + [0] * (3 - len(parts))) if parts else None
+
+
+def _whole(value):
+    try:
+        return int(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def stagger(bound, workers, floor=0):
+    """(base, delta) so that worker w of `workers` is recycled at base + (w - 1) x delta: the last one at
+    `bound` itself, the first at about half of it, consecutive workers `delta` apart. Workers spawned
+    together (at start, after a reload) then never reach their bound together. The base stays above
+    `floor` (min-worker-lifetime: uWSGI refuses a max-worker-lifetime that is not above it). None when
+    there is nothing to stagger (one worker) or no room for a delta of at least 1."""
+    if workers < 2 or bound is None or bound < 2:
+        return None
+    delta = bound // (2 * workers)
+    if floor:
+        delta = min(delta, (bound - floor - 1) // (workers - 1))
+    if delta < 1:
+        return None
+    return bound - (workers - 1) * delta, delta
+
+
+def recycling_options(options, uwsgi_version):
+    """({key: value} that staggers the app's recycling bounds per worker, [(option, why)] of the deltas left
+    out). A delta the options set themselves (even to null) is left as it is, and so is its bound; a binary
+    older than the release that added a delta (OPTION_SINCE), or one whose release is unknown, gets no delta."""
+    workers = _whole(options.get("processes")) or 1
+    have = release(uwsgi_version)
+    derived, left_out = {}, []
+    for bound_key, delta_key in STAGGERED:
+        bound = _whole(options.get(bound_key))
+        if delta_key in options or not bound:
+            continue
+        floor = (_whole(options.get("min-worker-lifetime")) or MIN_WORKER_LIFETIME) if bound_key == "max-worker-lifetime" else 0
+        staggered = stagger(bound, workers, floor)
+        if staggered is None:
+            continue
+        since = ".".join(str(part) for part in OPTION_SINCE[delta_key])
+        if have is None:
+            left_out.append((delta_key, "the uWSGI release of the host is not known yet (uWSGI is not installed), and "
+                             "%s needs %s or later: %s stays %s for every worker" % (delta_key, since, bound_key, bound)))
+            continue
+        if have < OPTION_SINCE[delta_key]:
+            left_out.append((delta_key, "uWSGI %s has no %s (added in %s): %s stays %s for every worker, so workers "
+                             "spawned together reach it together" % (uwsgi_version, delta_key, since, bound_key, bound)))
+            continue
+        derived[bound_key], derived[delta_key] = staggered
+    return derived, left_out
+
+
+def left_out_options(app, role, python_version="", uwsgi_version=""):
+    """[(option, why)] of the defaults the role leaves out of the app's ini for the host's Python and uWSGI."""
     options = effective_options(app, role)
-    rendered = dict(options)
+    found = []
+    if "py-call-osafterfork" in python_options(python_version) and options.get("py-call-osafterfork") is not None:
+        found.append(("py-call-osafterfork", "uWSGI aborts every worker with it on Python %s (3.13 and later, "
+                      "unbit/uwsgi#2710)" % python_version))
+    return found + recycling_options(options, uwsgi_version)[1]
+
+
+def left_out_report(apps):
+    """Each (option, why) of the per-app `left_out` lists once, with the apps it concerns, in first-seen order."""
+    merged = {}
+    for name, info in apps.items():
+        for item in info.get("left_out") or []:
+            entry = merged.setdefault((item["option"], item["why"]), {"option": item["option"], "why": item["why"], "apps": []})
+            entry["apps"].append(name)
+    return list(merged.values())
+
+
+def ini_options(app, role, python_version="", uwsgi_version=""):
+    """The options rendered into the app's ini, in order (None values are left out by the renderer).
+    `uwsgi_version` is the host's uWSGI release ("2.0.31"), "" when unknown: it decides which of the
+    options the role derives the binary gets (recycling_options)."""
+    options = effective_options(app, role)
+    derived = recycling_options(options, uwsgi_version)[0]
+    rendered = {}
+    for key, value in options.items():
+        # Each delta right after its bound.
+        rendered[key] = derived.get(key, value)
+        delta_key = dict(STAGGERED).get(key)
+        if delta_key in derived:
+            rendered[delta_key] = derived[delta_key]
     if activated(app, role, options):
         rendered.update(activation_options(options))
     rendered.update(python_options(python_version))

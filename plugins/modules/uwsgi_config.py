@@ -109,9 +109,21 @@ python_version:
   returned: always
   type: str
   sample: "3.11"
+uwsgi_version:
+  description: What the host's uWSGI binary says its release is (C(--version)); before it is installed, the release the pip method will build, or an empty string.
+  returned: always
+  type: str
+  sample: "2.0.21-debian"
+left_out:
+  description: Each default the role left out of some app's ini because the host's Python or uWSGI does not have it, and why, with the apps concerned.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{option: max-worker-lifetime-delta, why: "uWSGI 2.0.18 has no max-worker-lifetime-delta (added in 2.0.19) ...", apps: [hello]}]
 """
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -132,15 +144,25 @@ def read_python_version(module, python):
     return out.strip() if rc == 0 else ""
 
 
-def version_label(module, role):
-    """"uWSGI <version>" in messages: the release built from PyPI, or what Debian's binary says it is."""
-    if role.get("install_method") != "system":
-        return str(role.get("version"))
-    if os.path.exists(model.SYSTEM_BINARY):
-        rc, out, _err = module.run_command([model.SYSTEM_BINARY, "--version"])
+def read_uwsgi_version(module, role):
+    """The release of the uWSGI binary the apps run ("2.0.31", "2.0.21-debian"), asked once per host: the
+    options the role derives depend on it. Before uWSGI is installed (check mode on a fresh host): the
+    release the pip method will build, or '' for Debian's packages."""
+    binary = model.binary(role)
+    if os.path.exists(binary):
+        rc, out, _err = module.run_command([binary, "--version"])
         if rc == 0 and out.strip():
-            return out.strip()
-    return "from Debian's packages"
+            return out.strip().splitlines()[0]
+    return "" if role.get("install_method") == "system" else str(role.get("version") or "")
+
+
+def rejection(name, version, words):
+    """What the run says when uWSGI's strict mode rejects an app's ini: the app, the key and the release."""
+    unknown = re.findall(r"unknown config directive: (\S+)", words)
+    key = (" Option %s is unknown to the host's uWSGI %s (set in uwsgi_production_options or the app's options: "
+           "remove it, or install a uWSGI that has it)." % (", ".join(unknown), version)) if unknown else ""
+    return ("uwsgi_production_apps: uWSGI %s rejected the options of app '%s' (uwsgi_production_options combined "
+            "with its options), so the live config was left as it was: %s%s" % (version or "(release unknown)", name, words, key))
 
 
 def check_ini(module, binary, scratch, name, text):
@@ -186,6 +208,7 @@ def main():
     role, secrets, managed = module.params["role"], module.params["secrets"] or {}, module.params["managed"]
     apps = model.present_apps(module.params["apps"])
     python_version = read_python_version(module, role["python"])
+    uwsgi_version = read_uwsgi_version(module, role)
     with_secrets = set(model.secret_apps(secrets))
 
     files = state.Files(module)
@@ -203,7 +226,7 @@ def main():
         earlier[name] = state.earlier_last_good(role, name)
         if earlier[name]:
             where = dict(where, **{key: earlier[name][key] for key, _mode in state.GOOD_FILES})
-        options = model.ini_options(app, role, python_version)
+        options = model.ini_options(app, role, python_version, uwsgi_version)
         effective = model.effective_options(app, role)
         activated = model.activated(app, role, effective)
         group = model.app_group(app, role)
@@ -234,6 +257,9 @@ def main():
             "group": group,
             "unit": model.unit_name(name),
             "socket_unit": model.socket_unit_name(name),
+            # The defaults this host's Python and uWSGI do not get, each with why (the role shows them).
+            "left_out": [{"option": key, "why": why}
+                         for key, why in model.left_out_options(app, role, python_version, uwsgi_version)],
         }
 
     # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
@@ -247,13 +273,10 @@ def main():
                        for name, _text in candidates]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        rejected = [
-            "uwsgi_production_apps: uWSGI %s rejected the options of app '%s' (uwsgi_production_options combined "
-            "with its options), so the live config was left as it was: %s" % (version_label(module, role), name, words)
-            for name, ok, words in checked if not ok]
+        rejected = [rejection(name, uwsgi_version, words) for name, ok, words in checked if not ok]
         if rejected:
             module.fail_json(msg="\n".join(rejected), apps=result_apps, changed_files=files.empty_report(),
-                             python_version=python_version)
+                             python_version=python_version, uwsgi_version=uwsgi_version)
 
     uwsgi_lock.hold(module, module.params["run"])
     try:
@@ -286,7 +309,8 @@ def main():
         # The service step will not run: this is the run's last call.
         uwsgi_lock.release(module, module.params["run"])
     module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
-                     python_version=python_version, settled=quiet)
+                     python_version=python_version, uwsgi_version=uwsgi_version, settled=quiet,
+                     left_out=model.left_out_report(result_apps))
 
 
 if __name__ == "__main__":

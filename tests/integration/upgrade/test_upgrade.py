@@ -2,9 +2,11 @@
 
 The collection of commit PREVIOUS (the last one whose role rendered its files with Jinja and decided in
 vars/main.yml) is built and installed into an empty path, and deploys molecule/upgrade/apps.yml; then
-this checkout deploys the same apps. Its own modules must report no file changed and no action, the
-files (live and last good) must be byte for byte and inode for inode the same, and every master must
-keep its PID.
+this checkout deploys the same apps. The upgrade promise is the same effective configuration; a default
+that changed since (NEW_DEFAULT_KEYS) changes it, and only it: each app's ini differs from the release's
+in those keys' lines alone and is applied by a graceful reload (no option of them needs a restart), every
+other file (unit, socket unit, secrets file, live and last good) is byte for byte and inode for inode the
+same, and every master keeps its PID.
 """
 
 import json
@@ -23,6 +25,10 @@ WATCHED = ("/etc/uwsgi-production/{0}.ini /etc/systemd/system/uwsgi-{0}.service 
            "/etc/uwsgi-production/{0}.env /etc/uwsgi-production/last-good/{0}.ini "
            "/etc/uwsgi-production/last-good/uwsgi-{0}.service /etc/uwsgi-production/last-good/uwsgi-{0}.socket "
            "/etc/uwsgi-production/last-good/{0}.env")
+# The files a changed default rewrites (the ini, live and last good) and the option lines it changes:
+# staggered recycling (issue 15): no max-requests, max-worker-lifetime per worker with its delta.
+INIS = ("/etc/uwsgi-production/{0}.ini", "/etc/uwsgi-production/last-good/{0}.ini")
+NEW_DEFAULT_KEYS = ("max-requests", "max-worker-lifetime", "max-worker-lifetime-delta")
 
 
 def run(cmd, **kwargs):
@@ -54,11 +60,19 @@ def deploy(collections, *extra):
 
 
 def state(host):
-    files = " ".join(WATCHED.format(name) for name in APPS)
+    """(ls -li of the files a new default leaves alone, their sha256sums, each unit's MainPID and state,
+    each ini's lines by path)."""
+    inis = {path.format(name) for name in APPS for path in INIS}
+    files = " ".join(path for name in APPS for path in WATCHED.format(name).split() if path not in inis)
     listing = host.check_output(f"ls -li --time-style=full-iso {files} 2>&1 || true")
     sums = host.check_output(f"sha256sum {files} 2>&1 || true")
     pids = {unit: unit_properties(host, unit, "MainPID", "ActiveState") for unit in UNITS}
-    return listing, sums, pids
+    lines = {path: host.file(path).content_string.splitlines() for path in sorted(inis)}
+    return listing, sums, pids, lines
+
+
+def option_key(line):
+    return line.split("=", 1)[0].strip() if "=" in line and not line.startswith(";") else None
 
 
 @pytest.fixture(scope="module")
@@ -79,20 +93,31 @@ def test_the_previous_release_deployed_every_app(upgrade):
         assert before[2][unit]["ActiveState"] == "active", before[2]
 
 
-def test_the_upgrade_changes_no_file_and_takes_no_action(upgrade):
+def test_the_upgrade_rewrites_only_the_inis_and_reloads(upgrade):
     _before, _after, outcome, _output = upgrade
-    assert outcome["config_changed"] is False, outcome
-    # Every app is settled, so the role does not even call its service step (uwsgi_service).
-    assert outcome["settled"] is True, outcome
-    assert outcome["service_changed"] is False, outcome
-    assert outcome["actions"] == [], outcome
+    assert outcome["config_changed"] is True, outcome
+    assert outcome["settled"] is False, outcome
+    files = outcome["changed_files"]
+    assert files["ini"] == sorted(APPS), outcome
+    assert files["unit"] == files["socket"] == files["env"] == [], outcome
+    assert outcome["actions"] == ["reload", "reload"], outcome
 
 
-def test_every_file_and_master_is_the_same(upgrade):
+def test_each_ini_changes_in_the_new_defaults_lines_only(upgrade):
+    before, after, _outcome, _output = upgrade
+    for path, old in before[3].items():
+        new = after[3][path]
+        assert new != old, path
+        assert [line for line in old if option_key(line) not in NEW_DEFAULT_KEYS] == \
+            [line for line in new if option_key(line) not in NEW_DEFAULT_KEYS], path
+        assert "max-requests = 1000" in old and not any(option_key(line) == "max-requests" for line in new), path
+
+
+def test_every_other_file_and_master_is_the_same(upgrade):
     before, after, _outcome, _output = upgrade
     assert after[1] == before[1]  # contents
     assert after[0] == before[0]  # inodes, modes, owners and times: nothing was rewritten
-    assert after[2] == before[2]  # same MainPID: no restart, no reload
+    assert after[2] == before[2]  # same MainPID: a graceful reload, no restart
 
 
 def test_the_apps_still_answer(host, upgrade):

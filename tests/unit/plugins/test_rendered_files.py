@@ -234,3 +234,83 @@ def test_py_call_osafterfork_is_left_out_on_python_313_and_later(tmp_path, rende
     assert ("py-call-osafterfork = true" in lines) is kept
     others = [line for line in lines if not line.startswith("py-call-osafterfork")]
     assert others == [line for line in ini_lines(rendered[0]) if not line.startswith("py-call-osafterfork")]
+
+
+# --- Staggered recycling, and the options that follow the host's uWSGI -----------------------------------
+
+ROLE_VARS = {key[len("uwsgi_production_"):]: value for key, value in DEFAULTS.items()}
+HELLO = {"name": "hello", "module": "hello:application", "http_socket": "127.0.0.1:8080"}
+
+
+def lifetimes(options):
+    """Each worker's lifetime bound as uWSGI computes it (master_checks.c: max + (id - 1) x delta)."""
+    delta = options.get("max-worker-lifetime-delta") or 0
+    return [options["max-worker-lifetime"] + (wid - 1) * delta for wid in range(1, options["processes"] + 1)]
+
+
+def test_each_worker_gets_its_own_lifetime_within_the_bound():
+    options = model.ini_options(HELLO, ROLE_VARS, "3.11", "2.0.31")
+    assert "max-requests" not in options and "max-requests-delta" not in options
+    bounds = lifetimes(options)
+    assert bounds[-1] == DEFAULTS["uwsgi_production_options"]["max-worker-lifetime"] == 3600
+    assert len(set(bounds)) == len(bounds) == 8
+    # Consecutive workers at least 2 master cycles (1 s each) apart, the first at about half the bound.
+    assert min(b - a for a, b in zip(bounds, bounds[1:])) >= 2
+    assert bounds[0] >= 3600 // 2 and bounds[0] > model.MIN_WORKER_LIFETIME
+    assert list(options).index("max-worker-lifetime-delta") == list(options).index("max-worker-lifetime") + 1
+    assert model.left_out_options(HELLO, ROLE_VARS, "3.11", "2.0.31") == []
+
+
+@pytest.mark.parametrize("processes, bound, floor, expected", [
+    (8, 3600, 10, (2025, 225)), (2, 3600, 10, (2700, 900)), (128, 3600, 10, (1822, 14)),
+    (1, 3600, 10, None),           # one worker: nothing to stagger
+    (2, 12, 10, (11, 1)),          # the first worker's lifetime stays above min-worker-lifetime
+    (2, 11, 10, None),             # no room above it: uWSGI would refuse to start
+    (8, 1000, 0, (566, 62)),       # max-requests: no floor
+])
+def test_stagger(processes, bound, floor, expected):
+    assert model.stagger(bound, processes, floor) == expected
+
+
+def test_a_binary_without_the_delta_keeps_the_bound_and_says_so():
+    options = model.ini_options(HELLO, ROLE_VARS, "3.11", "2.0.18")
+    assert options["max-worker-lifetime"] == 3600 and "max-worker-lifetime-delta" not in options
+    (key, why), = model.left_out_options(HELLO, ROLE_VARS, "3.11", "2.0.18")
+    assert key == "max-worker-lifetime-delta"
+    assert "uWSGI 2.0.18 has no max-worker-lifetime-delta (added in 2.0.19)" in why
+
+
+def test_max_requests_set_by_the_user_is_staggered_where_the_binary_has_the_delta():
+    app = dict(HELLO, options={"max-requests": 1000})
+    new = model.ini_options(app, ROLE_VARS, "3.11", "2.0.31")
+    assert (new["max-requests"], new["max-requests-delta"]) == (566, 62)
+    assert new["max-requests"] + 7 * new["max-requests-delta"] == 1000
+    debian12 = model.ini_options(app, ROLE_VARS, "3.11", "2.0.21-debian")
+    assert debian12["max-requests"] == 1000 and "max-requests-delta" not in debian12
+    assert debian12["max-worker-lifetime-delta"] == 225  # 2.0.19 and later have this one
+    (key, why), = model.left_out_options(app, ROLE_VARS, "3.11", "2.0.21-debian")
+    assert key == "max-requests-delta" and "uWSGI 2.0.21-debian has no max-requests-delta (added in 2.0.29)" in why
+
+
+def test_a_delta_the_options_set_is_theirs_even_null():
+    for delta in (30, None):
+        app = dict(HELLO, options={"max-worker-lifetime-delta": delta})
+        options = model.ini_options(app, ROLE_VARS, "3.11", "2.0.31")
+        assert options["max-worker-lifetime"] == 3600 and options["max-worker-lifetime-delta"] == delta
+        assert model.left_out_options(app, ROLE_VARS, "3.11", "2.0.31") == []
+
+
+def test_an_unknown_release_gets_no_delta_and_python_313_no_osafterfork():
+    options = model.ini_options(HELLO, ROLE_VARS, "3.13", "")
+    assert "max-worker-lifetime-delta" not in options and options["py-call-osafterfork"] is None  # not rendered
+    keys = [key for key, _why in model.left_out_options(HELLO, ROLE_VARS, "3.13", "")]
+    assert keys == ["py-call-osafterfork", "max-worker-lifetime-delta"]
+    report = model.left_out_report({"a": {"left_out": [{"option": "k", "why": "w"}]},
+                                    "b": {"left_out": [{"option": "k", "why": "w"}]}, "c": {"left_out": []}})
+    assert report == [{"option": "k", "why": "w", "apps": ["a", "b"]}]
+
+
+@pytest.mark.parametrize("text, expected", [("2.0.31", (2, 0, 31)), ("2.0.21-debian", (2, 0, 21)),
+                                            ("2.0", (2, 0, 0)), ("", None), ("x", None)])
+def test_release(text, expected):
+    assert model.release(text) == expected

@@ -53,3 +53,11 @@ def test_a_package_name_with_a_version_or_a_pattern_is_left_to_apt():
 def test_dpkg_says_which_packages_are_missing():
     """This machine is Debian, as every host the role supports: dpkg itself is installed."""
     assert facts.missing_packages(run, ["dpkg", "pyops-no-such-package"]) == ["pyops-no-such-package"]
+
+
+def test_a_rejected_option_names_the_app_the_key_and_the_release():
+    from ansible_collections.pyops.uwsgi.plugins.modules import uwsgi_config as config
+    words = "[uWSGI] getting INI configuration from x.ini\n[strict-mode] unknown config directive: max-requests-delta"
+    msg = config.rejection("shop", "2.0.21-debian", words)
+    assert "uWSGI 2.0.21-debian rejected the options of app 'shop'" in msg
+    assert "Option max-requests-delta is unknown to the host's uWSGI 2.0.21-debian" in msg

@@ -3,8 +3,10 @@
 golden/ holds the files those templates rendered (by ansible-playbook, once, when the renderer replaced
 them) for the cases of golden/cases.json: an app with overrides, removals and a list; one with every
 service key, its own user and groups, environment, secrets and hardening overrides; one that binds its
-own sockets; one without a master fifo; and the system install method on Python 3.13. A host configured
-by 0.1.0 therefore sees no change after the upgrade.
+own sockets; one without a master fifo; and the system install method on Python 3.13 (each case names the
+host's uWSGI release). Since then, only a new default has changed them, and only in its own lines
+(NEW_DEFAULT_LINES): staggered recycling (no max-requests; max-worker-lifetime per worker, with its delta).
+A host configured by 0.1.0 therefore sees exactly those lines change after the upgrade (molecule/upgrade).
 """
 
 import json
@@ -30,7 +32,7 @@ def role_of(variables):
 def rendered(case):
     role = role_of(case.get("vars", {}))
     app, secrets = case["app"], case.get("secrets", {})
-    options = model.ini_options(app, role, case["python"])
+    options = model.ini_options(app, role, case["python"], case["uwsgi"])
     files = {
         "ini": render.ini(app, options),
         "service": render.service(app, role, options, app["name"] in model.secret_apps(secrets)),
