@@ -110,12 +110,37 @@ def check_command(uwsgi, ini):
     return [uwsgi, "--strict", "--ini", ini, "--set", "vacuum=false", "--get", "master"]
 
 
+# Where Debian's uwsgi-core and uwsgi-plugin-* packages put their plugins (<name>_plugin.so).
+SYSTEM_PLUGIN_DIR = "/usr/lib/uwsgi/plugins"
+
+
 def plugin_options(role):
     """Debian builds the Python support and the busyness algorithm as plugins: need-plugin (which,
     unlike plugins, fails at once on a missing one) comes first, before any key they define."""
     if role.get("install_method") == "system":
         return {"need-plugin": "python3,cheaper_busyness"}
     return {}
+
+
+def busyness_keys(options):
+    """The keys of the busyness algorithm among the options: cheaper-algo (when busyness) and cheaper-busyness-*."""
+    return [key for key in options
+            if key.startswith("cheaper-busyness-") or (key == "cheaper-algo" and options[key] == "busyness")]
+
+
+def plugin_fit(options, role, plugins):
+    """({key: None or value} that fits the options to the plugins the host's Debian uWSGI has, [(option, why)]):
+    without a cheaper_busyness plugin, need-plugin loads python3 alone and the busyness keys are left out
+    (uWSGI's default algorithm, spare, scales the workers). `plugins`: the names found in SYSTEM_PLUGIN_DIR,
+    or None when not known (the pip method, or uWSGI not installed yet): nothing changes then."""
+    if role.get("install_method") != "system" or plugins is None or "cheaper_busyness" in plugins:
+        return {}, []
+    keys = [key for key in busyness_keys(options) if options[key] is not None]
+    fit = {"need-plugin": "python3"}
+    fit.update({key: None for key in keys})
+    why = ("Debian's uWSGI on this host has no cheaper_busyness plugin (%s holds %s): the busyness algorithm is "
+           "left out, uWSGI's spare algorithm scales the workers" % (SYSTEM_PLUGIN_DIR, ", ".join(sorted(plugins)) or "none"))
+    return fit, [(key, why) for key in keys]
 
 
 # --- Users ---------------------------------------------------------------------------------------------
@@ -439,10 +464,11 @@ def recycling_options(options, uwsgi_version):
     return derived, left_out
 
 
-def left_out_options(app, role, python_version="", uwsgi_version=""):
-    """[(option, why)] of the defaults the role leaves out of the app's ini for the host's Python and uWSGI."""
+def left_out_options(app, role, python_version="", uwsgi_version="", plugins=None):
+    """[(option, why)] of the defaults the role leaves out of the app's ini for the host's Python and uWSGI
+    (its release, and with the system method its plugins)."""
     options = effective_options(app, role)
-    found = []
+    found = list(plugin_fit(options, role, plugins)[1])
     if "py-call-osafterfork" in python_options(python_version) and options.get("py-call-osafterfork") is not None:
         found.append(("py-call-osafterfork", "uWSGI aborts every worker with it on Python %s (3.13 and later, "
                       "unbit/uwsgi#2710)" % python_version))
@@ -459,11 +485,13 @@ def left_out_report(apps):
     return list(merged.values())
 
 
-def ini_options(app, role, python_version="", uwsgi_version=""):
+def ini_options(app, role, python_version="", uwsgi_version="", plugins=None):
     """The options rendered into the app's ini, in order (None values are left out by the renderer).
     `uwsgi_version` is the host's uWSGI release ("2.0.31"), "" when unknown: it decides which of the
-    options the role derives the binary gets (recycling_options)."""
+    options the role derives the binary gets (recycling_options); `plugins` (system method) those the
+    host's plugins allow (plugin_fit)."""
     options = effective_options(app, role)
+    options.update(plugin_fit(options, role, plugins)[0])
     derived = recycling_options(options, uwsgi_version)[0]
     rendered = {}
     for key, value in options.items():

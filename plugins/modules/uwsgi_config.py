@@ -114,6 +114,12 @@ uwsgi_version:
   returned: always
   type: str
   sample: "2.0.21-debian"
+uwsgi_plugins:
+  description: With the system method, the plugins Debian's uWSGI has on the host (the names in /usr/lib/uwsgi/plugins); null otherwise.
+  returned: always
+  type: list
+  elements: str
+  sample: [cheaper_busyness, python3]
 left_out:
   description: Each default the role left out of some app's ini because the host's Python or uWSGI does not have it, and why, with the apps concerned.
   returned: always
@@ -154,6 +160,14 @@ def read_uwsgi_version(module, role):
         if rc == 0 and out.strip():
             return out.strip().splitlines()[0]
     return "" if role.get("install_method") == "system" else str(role.get("version") or "")
+
+
+def read_plugins(role):
+    """The plugins Debian's uWSGI has on the host (system method): the names of SYSTEM_PLUGIN_DIR's
+    <name>_plugin.so files; None with the pip method (its build has what it has) or before they are installed."""
+    if role.get("install_method") != "system" or not os.path.isdir(model.SYSTEM_PLUGIN_DIR):
+        return None
+    return sorted(name[:-len("_plugin.so")] for name in os.listdir(model.SYSTEM_PLUGIN_DIR) if name.endswith("_plugin.so"))
 
 
 def rejection(name, version, words):
@@ -209,6 +223,7 @@ def main():
     apps = model.present_apps(module.params["apps"])
     python_version = read_python_version(module, role["python"])
     uwsgi_version = read_uwsgi_version(module, role)
+    plugins = read_plugins(role)
     with_secrets = set(model.secret_apps(secrets))
 
     files = state.Files(module)
@@ -226,7 +241,7 @@ def main():
         earlier[name] = state.earlier_last_good(role, name)
         if earlier[name]:
             where = dict(where, **{key: earlier[name][key] for key, _mode in state.GOOD_FILES})
-        options = model.ini_options(app, role, python_version, uwsgi_version)
+        options = model.ini_options(app, role, python_version, uwsgi_version, plugins)
         effective = model.effective_options(app, role)
         activated = model.activated(app, role, effective)
         group = model.app_group(app, role)
@@ -259,7 +274,7 @@ def main():
             "socket_unit": model.socket_unit_name(name),
             # The defaults this host's Python and uWSGI do not get, each with why (the role shows them).
             "left_out": [{"option": key, "why": why}
-                         for key, why in model.left_out_options(app, role, python_version, uwsgi_version)],
+                         for key, why in model.left_out_options(app, role, python_version, uwsgi_version, plugins)],
         }
 
     # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
@@ -309,7 +324,7 @@ def main():
         # The service step will not run: this is the run's last call.
         uwsgi_lock.release(module, module.params["run"])
     module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
-                     python_version=python_version, uwsgi_version=uwsgi_version, settled=quiet,
+                     python_version=python_version, uwsgi_version=uwsgi_version, uwsgi_plugins=plugins, settled=quiet,
                      left_out=model.left_out_report(result_apps))
 
 

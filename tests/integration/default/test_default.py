@@ -85,6 +85,11 @@ def test_effective_config_holds_every_recommended_option(host):
     options = DEFAULTS["uwsgi_production_options"]
     py313 = python_version(host) >= (3, 13)
     rendered = {key: value for key, value in options.items() if not (py313 and key == "py-call-osafterfork")}
+    # Recycling is staggered per worker (every uWSGI here has max-worker-lifetime-delta, 2.0.19+): the first
+    # worker's lifetime is about half the default, the last one's the default itself.
+    base, delta = model.stagger(options["max-worker-lifetime"], options["processes"], model.MIN_WORKER_LIFETIME)
+    assert base + (options["processes"] - 1) * delta == options["max-worker-lifetime"]
+    rendered["max-worker-lifetime"], rendered["max-worker-lifetime-delta"] = base, delta
     gets = " ".join(f"--get {key}" for key in rendered)
     # No --strict on the command line: it would hide the ini's own "strict" from --get.
     # --set vacuum=false keeps this check from removing the live app's files; --get prints the

@@ -314,3 +314,19 @@ def test_an_unknown_release_gets_no_delta_and_python_313_no_osafterfork():
                                             ("2.0", (2, 0, 0)), ("", None), ("x", None)])
 def test_release(text, expected):
     assert model.release(text) == expected
+
+
+def test_debian_without_the_busyness_plugin_gets_spare_and_says_so():
+    system = dict(ROLE_VARS, install_method="system")
+    assert model.ini_options(HELLO, system, "3.11", "2.0.21-debian", ["cheaper_busyness", "python3"]) == \
+        model.ini_options(HELLO, system, "3.11", "2.0.21-debian", None)
+    options = model.ini_options(HELLO, system, "3.11", "2.0.21-debian", ["python3"])
+    lines = [key for key, _value in model.option_lines(options)]
+    assert lines[0] == "need-plugin" and options["need-plugin"] == "python3"
+    assert not [key for key in lines if key.startswith("cheaper-busyness") or key == "cheaper-algo"]
+    assert "cheaper" in lines and "processes" in lines  # the cheaper subsystem itself is in the core
+    left = model.left_out_options(HELLO, system, "3.11", "2.0.21-debian", ["python3"])
+    assert [key for key, _why in left][0] == "cheaper-algo" and len(left) == 7
+    assert "no cheaper_busyness plugin (/usr/lib/uwsgi/plugins holds python3)" in left[0][1]
+    # The pip method's build has what it has: the plugin list changes nothing.
+    assert model.ini_options(HELLO, ROLE_VARS, "3.11", "2.0.31", ["python3"]) == model.ini_options(HELLO, ROLE_VARS, "3.11", "2.0.31")
