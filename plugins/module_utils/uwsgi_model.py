@@ -128,15 +128,17 @@ def busyness_keys(options):
             if key.startswith("cheaper-busyness-") or (key == "cheaper-algo" and options[key] == "busyness")]
 
 
-def plugin_fit(options, role, plugins):
+def plugin_fit(app, options, role, plugins):
     """({key: None or value} that fits the options to the plugins the host's Debian uWSGI has, [(option, why)]):
     without a cheaper_busyness plugin, need-plugin loads python3 alone and the busyness keys are left out
     (uWSGI's default algorithm, spare, scales the workers). `plugins`: the names found in SYSTEM_PLUGIN_DIR,
-    or None when not known (the pip method, or uWSGI not installed yet): nothing changes then."""
+    or None when not known (the pip method, or uWSGI not installed yet): nothing changes then. What the app's
+    own options set is never left out: strict mode then rejects it, naming the key and the binary's release."""
     if role.get("install_method") != "system" or plugins is None or "cheaper_busyness" in plugins:
         return {}, []
-    keys = [key for key in busyness_keys(options) if options[key] is not None]
-    fit = {"need-plugin": "python3"}
+    own = app.get("options") or {}
+    keys = [key for key in busyness_keys(options) if options[key] is not None and key not in own]
+    fit = {} if "need-plugin" in own else {"need-plugin": "python3"}
     fit.update({key: None for key in keys})
     why = ("Debian's uWSGI on this host has no cheaper_busyness plugin (%s holds %s): the busyness algorithm is "
            "left out, uWSGI's spare algorithm scales the workers" % (SYSTEM_PLUGIN_DIR, ", ".join(sorted(plugins)) or "none"))
@@ -406,7 +408,7 @@ def python_options(python_version):
 def release(version):
     """(major, minor, patch) of a uWSGI version text ("2.0.31", "2.0.21-debian"); None when unknown."""
     parts = []
-    for part in str(version or "").split("-")[0].split(".")[:3]:
+    for part in str(version or "").split("-", maxsplit=1)[0].split(".")[:3]:
         if not part.isdigit():
             break
         parts.append(int(part))
@@ -468,7 +470,7 @@ def left_out_options(app, role, python_version="", uwsgi_version="", plugins=Non
     """[(option, why)] of the defaults the role leaves out of the app's ini for the host's Python and uWSGI
     (its release, and with the system method its plugins)."""
     options = effective_options(app, role)
-    found = list(plugin_fit(options, role, plugins)[1])
+    found = list(plugin_fit(app, options, role, plugins)[1])
     if "py-call-osafterfork" in python_options(python_version) and options.get("py-call-osafterfork") is not None:
         found.append(("py-call-osafterfork", "uWSGI aborts every worker with it on Python %s (3.13 and later, "
                       "unbit/uwsgi#2710)" % python_version))
@@ -482,6 +484,10 @@ def left_out_report(apps):
         for item in info.get("left_out") or []:
             entry = merged.setdefault((item["option"], item["why"]), {"option": item["option"], "why": item["why"], "apps": []})
             entry["apps"].append(name)
+    for entry in merged.values():
+        # What the run's output says, one line per left-out default.
+        entry["text"] = "%s is left out of the ini of %s: %s" % (
+            entry["option"], ", ".join("'%s'" % name for name in entry["apps"]), entry["why"])
     return list(merged.values())
 
 
@@ -491,7 +497,7 @@ def ini_options(app, role, python_version="", uwsgi_version="", plugins=None):
     options the role derives the binary gets (recycling_options); `plugins` (system method) those the
     host's plugins allow (plugin_fit)."""
     options = effective_options(app, role)
-    options.update(plugin_fit(options, role, plugins)[0])
+    options.update(plugin_fit(app, options, role, plugins)[0])
     derived = recycling_options(options, uwsgi_version)[0]
     rendered = {}
     for key, value in options.items():

@@ -110,7 +110,9 @@ python_version:
   type: str
   sample: "3.11"
 uwsgi_version:
-  description: What the host's uWSGI binary says its release is (C(--version)); before it is installed, the release the pip method will build, or an empty string.
+  description:
+    - What the host's uWSGI binary says its release is (C(--version)).
+    - Before it is installed, the release the pip method will build, or an empty string.
   returned: always
   type: str
   sample: "2.0.21-debian"
@@ -121,11 +123,17 @@ uwsgi_plugins:
   elements: str
   sample: [cheaper_busyness, python3]
 left_out:
-  description: Each default the role left out of some app's ini because the host's Python or uWSGI does not have it, and why, with the apps concerned.
+  description:
+    - Each default the role left out of some app's ini because the host's Python or uWSGI does not have it, and why.
+    - With the apps concerned, and C(text), the line the role's output says about it.
   returned: always
   type: list
   elements: dict
-  sample: [{option: max-worker-lifetime-delta, why: "uWSGI 2.0.18 has no max-worker-lifetime-delta (added in 2.0.19) ...", apps: [hello]}]
+  sample:
+    - option: max-worker-lifetime-delta
+      why: "uWSGI 2.0.18 has no max-worker-lifetime-delta (added in 2.0.19) ..."
+      apps: [hello]
+      text: "max-worker-lifetime-delta is left out of the ini of 'hello' ..."
 """
 
 import os

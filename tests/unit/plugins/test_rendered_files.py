@@ -307,7 +307,7 @@ def test_an_unknown_release_gets_no_delta_and_python_313_no_osafterfork():
     assert keys == ["py-call-osafterfork", "max-worker-lifetime-delta"]
     report = model.left_out_report({"a": {"left_out": [{"option": "k", "why": "w"}]},
                                     "b": {"left_out": [{"option": "k", "why": "w"}]}, "c": {"left_out": []}})
-    assert report == [{"option": "k", "why": "w", "apps": ["a", "b"]}]
+    assert report == [{"option": "k", "why": "w", "apps": ["a", "b"], "text": "k is left out of the ini of 'a', 'b': w"}]
 
 
 @pytest.mark.parametrize("text, expected", [("2.0.31", (2, 0, 31)), ("2.0.21-debian", (2, 0, 21)),
@@ -330,3 +330,18 @@ def test_debian_without_the_busyness_plugin_gets_spare_and_says_so():
     assert "no cheaper_busyness plugin (/usr/lib/uwsgi/plugins holds python3)" in left[0][1]
     # The pip method's build has what it has: the plugin list changes nothing.
     assert model.ini_options(HELLO, ROLE_VARS, "3.11", "2.0.31", ["python3"]) == model.ini_options(HELLO, ROLE_VARS, "3.11", "2.0.31")
+
+
+def test_debian_without_the_busyness_plugin_keeps_what_the_app_sets_itself():
+    """A busyness key the app's own options set is the user's explicit choice: it stays in the ini, where strict
+    mode rejects it (naming the key and the binary's release), instead of being silently dropped."""
+    system = dict(ROLE_VARS, install_method="system")
+    app = dict(HELLO, options={**(HELLO.get("options") or {}), "cheaper-busyness-max": 80})
+    options = model.ini_options(app, system, "3.11", "2.0.21-debian", ["python3"])
+    assert options["cheaper-busyness-max"] == 80
+    assert options["cheaper-algo"] is None and options["need-plugin"] == "python3"
+    left = [key for key, _why in model.left_out_options(app, system, "3.11", "2.0.21-debian", ["python3"])]
+    assert "cheaper-busyness-max" not in left and "cheaper-algo" in left
+    own_plugins = dict(app, options={**app["options"], "need-plugin": "python3,cheaper_busyness"})
+    assert model.ini_options(own_plugins, system, "3.11", "2.0.21-debian", ["python3"])["need-plugin"] == \
+        "python3,cheaper_busyness"
