@@ -52,7 +52,12 @@ done
 
 step "test host"
 bash tools/testhost.sh up
-trap 'bash tools/testhost.sh down' EXIT
+# One empty pip cache for every test host of this run (.config/molecule/config.yml mounts it): uWSGI is
+# built from source once per Python version, with this run's build packages, and never from an earlier
+# run's wheel.
+PYOPS_PIP_CACHE=$(mktemp -d /var/tmp/pyops-uwsgi-pip-cache.XXXXXX)
+export PYOPS_PIP_CACHE
+trap 'bash tools/testhost.sh down; rm -rf "$PYOPS_PIP_CACHE"' EXIT
 
 # Scenarios with hosts of their own (shared_state: false) run after those that share one host.
 # Every scenario runs on the newest core (what new users install); the default scenario runs again
