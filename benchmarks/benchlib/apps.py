@@ -84,11 +84,14 @@ def ablations(defaults):
 # Recycling inside the rounds: the defaults' lifetime bound (3600 s) never comes within a run, so these
 # variants scale it down to seconds. "recycle-staggered" is the role's own staggering of a 48 s bound
 # over the 8 processes (uwsgi_model.stagger: worker 1 at 27 s, worker 2 at 30 s, ... worker 8 at 48 s; the
-# 2 workers cheaper keeps are 3 s apart); its controls: the first worker's 27 s for every worker (no
-# delta: the workers spawned together exit together), and the guide's max-requests 1000, which the role
+# 2 workers cheaper keeps are 3 s apart); its controls: one lifetime for every worker (no delta: the workers
+# spawned together exit together), LOCKSTEP_S, shorter than a run (BENCH_TP_SECONDS, 15 s) so that every run
+# of it holds such an exit (with 27 s, the first worker's, a 15 s run misses one about half the time and
+# the median round can show no tail), and the guide's max-requests 1000, which the role
 # staggers with max-requests-delta (566 + 62 per worker) but under load every worker passes
 # min-worker-lifetime (10 s) in the same second.
 RECYCLE_BOUND_S = 48
+LOCKSTEP_S = 12
 
 
 def recycling_variants():
@@ -98,8 +101,8 @@ def recycling_variants():
          "text": f"defaults with max-worker-lifetime {RECYCLE_BOUND_S} s, staggered per worker by the role",
          "options": {"max-worker-lifetime": RECYCLE_BOUND_S}},
         {"name": "recycle-lockstep", "unit_hardening": {},
-         "text": "control: the first worker's lifetime (27 s) for every worker, no delta",
-         "options": {"max-worker-lifetime": 27, "max-worker-lifetime-delta": None}},
+         "text": f"control: max-worker-lifetime {LOCKSTEP_S} s for every worker, no delta",
+         "options": {"max-worker-lifetime": LOCKSTEP_S, "max-worker-lifetime-delta": None}},
         {"name": "max-requests", "unit_hardening": {},
          "text": "control: defaults plus the guide's max-requests 1000 (the role adds max-requests-delta)",
          "options": {"max-requests": 1000}},
