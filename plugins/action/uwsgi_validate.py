@@ -4,7 +4,7 @@
 
 The rules are plugins/module_utils/uwsgi_validate.py; this reads the one fact of the host they need
 (net.core.somaxconn, only when some app sets `listen`) and turns their messages into the task's result.
-The secrets come in their own argument and nothing of them goes into the result: the messages name the
+The secrets and the TLS keys come in their own arguments and nothing of them goes into the result: the messages name the
 app and the variable only.
 """
 
@@ -21,12 +21,13 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate as rules
 
 SECRETS = rules.PREFIX + "secrets"
+TLS_KEYS = rules.PREFIX + "tls_keys"
 
 
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("variables", "secrets"))
+    _VALID_ARGS = frozenset(("variables", "secrets", "tls_keys"))
     _supports_check_mode = True
 
     def run(self, tmp=None, task_vars=None):
@@ -38,6 +39,8 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("variables must be a dict of the role's variables by their full names")
         variables = dict(variables)
         variables[SECRETS] = {} if secrets is None else secrets
+        tls_keys = self._task.args.get("tls_keys")
+        variables[TLS_KEYS] = {} if tls_keys is None else tls_keys
 
         result["changed"] = False
         somaxconn = None

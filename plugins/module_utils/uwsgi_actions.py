@@ -10,19 +10,22 @@ from __future__ import annotations
 # What `systemctl` does for each action, and the state systemd_service would name it by.
 SYSTEMCTL = {"start": "start", "restart": "restart", "reload": "reload", "none": None}
 STATES = {"start": "started", "restart": "restarted", "reload": "reloaded", "none": "started"}
+# The files read only when the app starts: a change to one restarts it.
+RESTART_KINDS = frozenset(("unit", "socket", "env", "tls"))
 
 
 def choose_action(was_running, changed, restart_needed=False, install_changed=False, packages_changed=False):
     """The gentlest action that applies this run's change to one app.
 
     was_running      the app was running before the run touched it
-    changed          which of its files this run wrote or removed: a subset of ini, unit, socket, env
+    changed          which of its files this run wrote or removed: a subset of ini, unit, socket, env, tls
     restart_needed   an option a graceful reload cannot apply differs from the app's last good ini
     install_changed  this run changed the uWSGI install (a new build, Debian's packages newly installed)
     packages_changed this run installed or upgraded the app's packages or requirements
 
       start    the app was not running (new, stopped or failed)
-      restart  its unit, socket unit or secrets file changed (systemd reads them when the app starts), the
+      restart  its unit, socket unit or secrets file changed (systemd reads them when the app starts), its TLS
+               certificate or key (uWSGI reads them when it starts, not on a reload), the
                uWSGI binary changed, or an ini option that a reload cannot apply changed
       reload   only options a graceful reload applies changed, or the app's packages (a reload loads the
                new code)
@@ -31,7 +34,7 @@ def choose_action(was_running, changed, restart_needed=False, install_changed=Fa
     changed = set(changed)
     if not was_running:
         return "start"
-    if install_changed or changed & {"unit", "socket", "env"} or ("ini" in changed and restart_needed):
+    if install_changed or changed & RESTART_KINDS or ("ini" in changed and restart_needed):
         return "restart"
     if "ini" in changed or packages_changed:
         return "reload"
@@ -58,7 +61,7 @@ def settled(changed, unit, socket_unit, activated, last_good_current, install_ch
 def rollback_action(still_active, action, changed):
     """How an app goes back to its last good configuration after a failed run: a reload if it is still
     running and only its ini changed in a way a reload applies (so it keeps serving); else a restart."""
-    if still_active and action == "reload" and not set(changed) & {"unit", "socket", "env"}:
+    if still_active and action == "reload" and not set(changed) & RESTART_KINDS:
         return "reload"
     return "restart"
 

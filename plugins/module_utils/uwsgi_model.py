@@ -23,7 +23,11 @@ SYSTEM_BINARY = "/usr/bin/uwsgi-core"
 HEALTH_BASELINE = {"enabled": True, "path": "/", "status": [200], "host": "localhost", "timeout": 60}
 
 # The kinds of listening socket, in the order the socket unit lists them (fd 3, 4, ... in this order).
-LISTEN_KINDS = ("socket", "http-socket")
+LISTEN_KINDS = ("socket", "http-socket", "https-socket")
+# The option of an app's `https` (its HTTPS socket), whose value is ADDRESS,CERTIFICATE,KEY.
+HTTPS_KIND = "https-socket"
+# What `uwsgi --cflags` prints for a binary built with SSL (https-socket exists only then).
+SSL_CFLAG = "-DUWSGI_SSL"
 
 # The Python versions on which py-call-osafterfork aborts every worker (uWSGI 2.0.31 and earlier call
 # PyOS_AfterFork_Child() without PyOS_BeforeFork(): unbit/uwsgi#2710): 3.13 and later.
@@ -84,10 +88,13 @@ def paths(role, name):
         "unit": "/etc/systemd/system/" + unit_name(name),
         "socket_unit": "/etc/systemd/system/" + socket_unit_name(name),
         "env": "%s/%s.env" % (config, name),
+        # The app's certificate (chain) and private key, one PEM file (https), root:<app group> 0640.
+        "tls": "%s/%s.pem" % (config, name),
         "good_ini": "%s/%s.ini" % (good, name),
         "good_unit": "%s/%s" % (good, unit_name(name)),
         "good_socket_unit": "%s/%s" % (good, socket_unit_name(name)),
         "good_env": "%s/%s.env" % (good, name),
+        "good_tls": "%s/%s.pem" % (good, name),
         # The health check the last good configuration passed (a rollback asks the restored app by it).
         "good_health": "%s/%s.health.json" % (good, name),
         "runtime_dir": runtime_dir(name),
@@ -183,7 +190,7 @@ def accounts(apps, role):
 
 # Every file and directory the role keeps for an app (keys of paths()), deleted with the app.
 REMOVED_FILES = ("unit", "socket_unit", "ini", "good_ini", "good_unit", "good_socket_unit", "env", "good_env",
-                 "good_health", "runtime_dir")
+                 "tls", "good_tls", "good_health", "runtime_dir")
 
 
 def removals(apps, role):
@@ -213,6 +220,42 @@ def removals(apps, role):
 def secret_apps(secrets):
     """The names of the apps that have secrets (only names: the values stay out of every result)."""
     return [name for name, env in (secrets or {}).items() if env]
+
+
+# --- HTTPS -------------------------------------------------------------------------------------------
+
+def https(app):
+    """The app's HTTPS socket, {address, certificate}, or None when it has none."""
+    value = app.get("https")
+    return value if isinstance(value, dict) and value.get("address") else None
+
+
+def https_apps(apps):
+    """The names of the apps to deploy that serve HTTPS (their uWSGI must be built with SSL)."""
+    return [app["name"] for app in present_apps(apps) if https(app)]
+
+
+def tls_pem(app, keys):
+    """The text of the app's TLS file: its certificate (chain), then its private key (from
+    uwsgi_production_tls_keys), each ending in a line break. OpenSSL reads each from the same file."""
+    parts = [str(https(app)["certificate"]), str(keys[app["name"]])]
+    return "".join(part.strip() + "\n" for part in parts)
+
+
+def https_value(address, role, name):
+    """`https-socket = ADDRESS,CERT,KEY`: both from the app's one TLS file."""
+    pem = paths(role, name)["tls"]
+    return "%s,%s,%s" % (address, pem, pem)
+
+
+def https_address(value):
+    """The address of an https-socket value (before its first ',')."""
+    return value.split(",", 1)[0]
+
+
+def has_ssl(cflags):
+    """Whether `uwsgi --cflags` (its output) says the binary was built with SSL."""
+    return SSL_CFLAG in (cflags or "").split()
 
 
 # --- Options -----------------------------------------------------------------------------------------
@@ -309,6 +352,7 @@ def derived_options(app, role):
         # The socket's group may be a web server's (www-data): the unit adds it as a supplementary group.
         "chown-socket": ("%s:%s" % (app_user(app, role), socket_group(app, role))) if sock else None,
         "http-socket": app.get("http_socket"),
+        "https-socket": https_value(https(app)["address"], role, name) if https(app) else None,
         "pidfile2": runtime_dir(name) + "/uwsgi.pid",
         "stats": stats_server.get("address") if stats_http else runtime_dir(name) + "/stats.sock",
         "stats-http": "true" if stats_http else None,
@@ -338,13 +382,14 @@ def effective_options(app, role):
 # --- Listening sockets and socket activation ---------------------------------------------------------------
 
 def listen(options):
-    """[kind, address] of each address the app listens on: uwsgi-protocol sockets, then HTTP sockets.
-    The Nth pair is inherited from the socket unit as fd 3+N-1."""
+    """[kind, address] of each address the app listens on: uwsgi-protocol sockets, then HTTP sockets,
+    then HTTPS sockets (their address: the value before its certificate and key). The Nth pair is
+    inherited from the socket unit as fd 3+N-1."""
     pairs = []
     for kind in LISTEN_KINDS:
         for item in as_list(options.get(kind)):
             if isinstance(item, str) and item:
-                pairs.append([kind, item])
+                pairs.append([kind, https_address(item) if kind == HTTPS_KIND else item])
     return pairs
 
 
@@ -354,9 +399,11 @@ def unix_sockets(options):
 
 
 def http_ports(options):
-    """The TCP ports the options' http-socket addresses bind (an address ending in :PORT)."""
+    """The TCP ports the options' http-socket and https-socket addresses bind (an address ending in :PORT)."""
     ports = []
-    for item in as_list(options.get("http-socket")):
+    https_items = [https_address(item) for item in as_list(options.get(HTTPS_KIND)) if isinstance(item, str)]
+    items = as_list(options.get("http-socket")) + https_items
+    for item in items:
         if isinstance(item, str):
             head, sep, port = item.rpartition(":")
             if sep and port.isdigit() and port.isascii():
@@ -381,14 +428,18 @@ def _is_unix_stats(options):
 
 def activation_options(options):
     """The inherited fds replace the addresses in the ini; systemd sets the sockets' owner and mode.
-    uWSGI still binds a unix stats socket itself and gives it chmod-socket (the inherited fds it
-    leaves alone): without it the stats socket would be 0750 (UMask=0027)."""
+    An https-socket keeps its certificate and key after the fd (`fd://5,CERT,KEY`, seen serving with
+    uWSGI 2.0.31). uWSGI still binds a unix stats socket itself and gives it chmod-socket (the inherited
+    fds it leaves alone): without it the stats socket would be 0750 (UMask=0027)."""
     pairs = listen(options)
     fds = ["fd://%d" % number for number in range(3, 3 + len(pairs))]
     by_kind = {kind: [fd for (pair_kind, _address), fd in zip(pairs, fds) if pair_kind == kind] for kind in LISTEN_KINDS}
+    tls_parts = [item.partition(",")[1:] for item in as_list(options.get(HTTPS_KIND)) if isinstance(item, str) and item]
+    https_fds = [fd + sep + rest for fd, (sep, rest) in zip(by_kind[HTTPS_KIND], tls_parts)]
     return {
         "socket": by_kind["socket"] or None,
         "http-socket": by_kind["http-socket"] or None,
+        HTTPS_KIND: https_fds or None,
         "chmod-socket": options.get("chmod-socket") if _is_unix_stats(options) else None,
         "chown-socket": None,
     }

@@ -16,10 +16,13 @@ import tempfile
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 
-KINDS = ("ini", "unit", "socket", "env")
+KINDS = ("ini", "unit", "socket", "env", "tls")
 # The last good copy of each kind of file (uwsgi_model.paths).
-GOOD = {"ini": "good_ini", "unit": "good_unit", "socket": "good_socket_unit", "env": "good_env"}
-SECRET_DIFF = "(the secrets file of app %s: its content is never shown)\n"
+GOOD = {"ini": "good_ini", "unit": "good_unit", "socket": "good_socket_unit", "env": "good_env", "tls": "good_tls"}
+# The kinds of file whose content is secret (the secrets file, the TLS file with its private key).
+SECRET_KINDS = ("env", "tls")
+SECRET_DIFF = {"env": "(the secrets file of app %s: its content is never shown)\n",
+               "tls": "(the TLS certificate and key of app %s: its content is never shown)\n"}
 
 
 def read_text(path):
@@ -149,22 +152,23 @@ class Files:
         self.changes.append((app, kind, path, "write" if before != text else "attrs", text, owner, group, mode, secret))
         self.changed = True
         if before != text:
-            self._diff(app, path, before or "", text, secret)
+            self._diff(app, path, before or "", text, kind if secret else None)
 
     def absent(self, app, kind, path):
         before = read_text(path)
         if before is None:
             return
-        self.changes.append((app, kind, path, "remove", None, None, None, None, kind == "env"))
+        self.changes.append((app, kind, path, "remove", None, None, None, None, kind in SECRET_KINDS))
         self.changed = True
-        self._diff(app, path, before, "", kind == "env")
+        self._diff(app, path, before, "", kind if kind in SECRET_KINDS else None)
 
     def _diff(self, app, path, before, after, secret):
+        """A diff of the file; `secret` is the kind of a secret file (its content never shown), else None."""
         if not self.module._diff:
             return
         if secret:
-            before = SECRET_DIFF % app if before else ""
-            after = SECRET_DIFF % app if after else ""
+            before = SECRET_DIFF[secret] % app if before else ""
+            after = SECRET_DIFF[secret] % app if after else ""
         self.diffs.append({"before_header": path, "after_header": path, "before": before, "after": after})
 
     def changed_content(self, kind):
@@ -277,7 +281,7 @@ def health_record(health):
 def last_good_changes(config_dir, name, info):
     """What keeps the app's live files as its last good configuration: (writes, forgets). `writes` holds a
     (path, text, owner, group, mode) for each live file that differs from its last good copy, `forgets`
-    the copies the app no longer has (socket unit, secrets file)."""
+    the copies the app no longer has (socket unit, secrets file, TLS file)."""
     role = {"config_dir": config_dir}
     where = model.paths(role, name)
     writes, forgets = [], []
@@ -297,10 +301,11 @@ def last_good_changes(config_dir, name, info):
         keep(where["socket_unit"], where["good_socket_unit"], "0644")
     else:
         forget(where["good_socket_unit"])
-    if os.path.exists(where["env"]):
-        keep(where["env"], where["good_env"], "0600")
-    else:
-        forget(where["good_env"])
+    for live, good in ((where["env"], where["good_env"]), (where["tls"], where["good_tls"])):
+        if os.path.exists(live):
+            keep(live, good, "0600")
+        else:
+            forget(good)
     # The health check these files passed, so that a rollback asks the restored app what it answered (a
     # change to the health check itself may be what failed). Kept with the files: a host last configured
     # by 0.1.0 gets it with its next change.
@@ -341,7 +346,7 @@ def keep_all_last_good(config_dir, apps, check=False):
 
 # The last good files of an app, by their keys in uwsgi_model.paths.
 GOOD_FILES = (("good_ini", "0640"), ("good_unit", "0644"), ("good_socket_unit", "0644"), ("good_env", "0600"),
-              ("good_health", "0600"))
+              ("good_tls", "0600"), ("good_health", "0600"))
 
 
 def earlier_last_good(role, name):

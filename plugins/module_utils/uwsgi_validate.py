@@ -340,6 +340,56 @@ def _secrets(inputs):
                " not starting with a digit) to strings, numbers or booleans without a line break." % bad[0])
 
 
+# --- HTTPS: an app's certificate and its key (never shown: the messages name the app and the variable only)
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.S)
+PEM_PRIVATE_KEY = re.compile(r"-----BEGIN ((RSA |EC |)PRIVATE KEY)-----\s.*?-----END \1-----", re.S)
+HTTPS_RULE = ("must be HOST:PORT (for example 0.0.0.0:8443, 127.0.0.1:8443 or [::1]:8443) with a port from 1 to 65535;"
+              " it becomes part of https-socket = ADDRESS,CERTIFICATE,KEY, so it holds no ',' or space")
+CERTIFICATE_RULE = ("must be the PEM text of the app's certificate (-----BEGIN CERTIFICATE----- ... -----END"
+                    " CERTIFICATE-----, then any intermediate ones), not a path: read a file on the controller with"
+                    " lookup('ansible.builtin.file', ...)")
+KEY_RULE = ("must be the PEM text of an unencrypted private key (-----BEGIN PRIVATE KEY-----, or RSA/EC PRIVATE KEY)"
+            " without NUL: uWSGI cannot ask for a passphrase")
+
+
+def _https(inputs):
+    keys = _dict(inputs.get("tls_keys"))
+    with_https = []
+    for index, app in inputs.deployed:
+        value = app.get("https")
+        if value is None:
+            continue
+        base = "uwsgi_production_apps[%d].https" % index
+        if not isinstance(value, Mapping):
+            yield "%s = %s must be a dict with address and certificate." % (base, to_json(value))
+            continue
+        with_https.append(app.get("name"))
+        address, certificate = value.get("address"), value.get("certificate")
+        port = _int(re.sub("^.*:", "", address)) if _is_str(address) else 0
+        if not (_is_str(address) and re.fullmatch(HTTP_SOCKET.strip("^$"), address) and 1 <= port <= 65535):
+            yield "%s.address = %s %s." % (base, to_json(address), HTTPS_RULE)
+        if not (_is_str(certificate) and PEM_CERTIFICATE.search(certificate) and "\x00" not in certificate):
+            yield "%s.certificate (app %s) %s." % (base, to_json(app.get("name")), CERTIFICATE_RULE)
+        elif "PRIVATE KEY" in certificate:
+            yield ("%s.certificate (app %s) holds a private key (not shown): put the key in uwsgi_production_tls_keys,"
+                   " which no output shows, and only certificates here." % (base, to_json(app.get("name"))))
+        key = keys.get(app.get("name"))
+        if key is None:
+            yield ("uwsgi_production_tls_keys has no key for app %s, whose %s needs one (the private key of its"
+                   " certificate, as PEM text)." % (to_json(app.get("name")), base))
+        elif not (_is_str(key) and PEM_PRIVATE_KEY.search(key) and "\x00" not in key) or "ENCRYPTED" in key:
+            yield "uwsgi_production_tls_keys.%s (app %s; its value is not shown) %s." % (
+                _text(app.get("name")), to_json(app.get("name")), KEY_RULE)
+        config_dir = inputs.get("config_dir")
+        if _is_str(config_dir) and "," in config_dir:
+            yield ("uwsgi_production_config_dir = %s must not hold ',' when an app has https (%s): the path of its"
+                   " TLS file is part of https-socket = ADDRESS,CERTIFICATE,KEY." % (to_json(config_dir), base))
+    unknown = [name for name in keys if name not in with_https]
+    if unknown:
+        yield ("uwsgi_production_tls_keys has keys for %s, which is not the name of an app with https in"
+               " uwsgi_production_apps (a key for no app is most likely a typo; its value is not shown)." % to_json(unknown))
+
+
 def _remove_user(inputs):
     users = [pair[0] for pair in inputs.accounts]
     for index, app in enumerate(inputs.apps):
@@ -731,8 +781,11 @@ def _shared_ports(inputs):
         shared, other = _shared(bound, index)
         if shared:
             options = _dict(app.get("options"))
+            https = _dict(app.get("https"))
             if "http-socket" in options:
                 source, value = ".options['http-socket']", options["http-socket"]
+            elif model.http_ports({"https-socket": https.get("address")}) == [shared[0]]:
+                source, value = ".https.address", https.get("address")
             else:
                 source, value = ".http_socket", app.get("http_socket")
             yield ("uwsgi_production_apps[%d]%s = %s must use a port of its own, but port %s is already an http-socket port"
@@ -891,6 +944,8 @@ def _rendered(inputs):
             fields.append(("%s.%s" % (base, key), app.get(key), "value", ini))
         for key in ("socket", "http_socket", "user", "group", "socket_group"):
             fields.append(("%s.%s" % (base, key), app.get(key), "unit value", "the app's ini, unit and socket unit"))
+        fields.append((base + ".https.address", _dict(app.get("https")).get("address"), "unit value",
+                       "the app's ini and socket unit"))
         fields += _mapping(base + ".environment", app.get("environment"), "variable name", "reported value", unit)
         fields += [(path, item, "unit value", unit) for path, item in _values(base + ".writable_paths", app.get("writable_paths"))]
         fields += _mapping(base + ".unit_hardening", app.get("unit_hardening"), "unit key", "unit value", unit)
@@ -1023,8 +1078,9 @@ JINJA_RULES = (
     _integer_options, _worker_counts, _worker_lifetime, _stop_timeout_above_mercy,
     _shared_sockets, _shared_ports, _health_checks, _listen_queue,
 )
-# Then: nothing smuggles a line into a file, identity and privilege are the role's.
-RULES = JINJA_RULES + (_file_structure, _unit_hardening, _service_accounts)
+# Then: an app's HTTPS socket, certificate and key; nothing smuggles a line into a file, identity and
+# privilege are the role's.
+RULES = JINJA_RULES + (_https, _file_structure, _unit_hardening, _service_accounts)
 
 
 def violations(variables, somaxconn=None):

@@ -13,6 +13,7 @@ description:
   - Works out each app's model (its effective options, sockets and unit directives) from the role's
     variables, renders its ini, systemd unit, socket unit and secrets file, and writes those that differ
     from what is on the host, each atomically with its owner and mode.
+  - Fails, writing nothing, when an app has C(https) and the uWSGI binary was built without SSL (no C(https-socket)).
   - Every changed ini is first checked by uWSGI's strict mode; if uWSGI rejects any of them, no file of any
     app is written and the module fails naming the app and uWSGI's words.
   - Every new file is written beside the file it replaces before any is renamed over its old one, so a full or
@@ -41,6 +42,13 @@ options:
     description: C(uwsgi_production_secrets). Never shown in the results or diffs.
     type: dict
     default: {}
+  tls_keys:
+    description:
+      - C(uwsgi_production_tls_keys), the private key (PEM text) of each app with C(https), by app name.
+      - Written with the app's certificate into C(<config_dir>/<name>.pem) (root, the app's group, 0640); never shown
+        in the results or diffs.
+    type: dict
+    default: {}
   managed:
     description: The text of the header comment of each file (Ansible's C(ansible_managed)).
     type: str
@@ -67,7 +75,7 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-    details: A secrets file's diff never shows its content.
+    details: A secrets file's or TLS file's diff never shows its content.
 """
 
 EXAMPLES = r"""
@@ -100,10 +108,10 @@ settled:
   returned: always
   type: bool
 changed_files:
-  description: The names of the apps whose ini, unit, socket unit or secrets file this call wrote or removed.
+  description: The names of the apps whose ini, unit, socket unit, secrets file or TLS file this call wrote or removed.
   returned: always
   type: dict
-  sample: {ini: [hello], unit: [], socket: [], env: []}
+  sample: {ini: [hello], unit: [], socket: [], env: [], tls: []}
 python_version:
   description: The major.minor version of the Python uWSGI runs the apps on, or an empty string.
   returned: always
@@ -199,6 +207,44 @@ def check_ini(module, binary, scratch, name, text):
     return rc == 0, (err.strip() or out.strip())
 
 
+def missing_ssl(module, role, apps):
+    """The messages for the apps with https when the uWSGI binary has no SSL (`uwsgi --cflags` lacks
+    -DUWSGI_SSL): uWSGI would not know the option https-socket. Empty when it has, or cannot be asked yet
+    (check mode on a fresh host)."""
+    names = model.https_apps(apps)
+    uwsgi = model.binary(role)
+    if not names or not os.path.exists(uwsgi):
+        return []
+    rc, out, _err = module.run_command([uwsgi, "--cflags"])
+    if rc == 0 and model.has_ssl(out):
+        return []
+    if role.get("install_method") == "system":
+        fix = ("Debian's build of uWSGI on this host has no SSL: serve HTTPS with uwsgi_production_install_method = pip "
+               "(built with libssl-dev), or leave https out.")
+    else:
+        fix = ("Add libssl-dev to uwsgi_production_build_packages: the role rebuilds uWSGI with SSL when its headers "
+               "are there.")
+    return ["uwsgi_production_apps: app '%s' has https (https-socket), but the uWSGI binary %s was built without SSL "
+            "(`%s --cflags` has no %s), so it cannot serve HTTPS; no file was written. %s"
+            % (name, uwsgi, uwsgi, model.SSL_CFLAG, fix) for name in names]
+
+
+def check_text(role, scratch, name, candidate, managed):
+    """The ini uWSGI checks for an app: (app, its options with vacuum off, its TLS file's text or None). The
+    TLS file goes into the scratch directory too (root-only, like it), and the ini's https-socket names it."""
+    app, options, tls = candidate
+    if tls is not None:
+        pem = os.path.join(scratch, "%s.pem" % name)
+        handle = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "w") as out:
+            out.write(tls)
+        live = model.paths(role, name)["tls"]
+        options = dict(options)
+        options[model.HTTPS_KIND] = [str(item).replace(live, pem) for item in model.as_list(options.get(model.HTTPS_KIND))
+                                     if item is not None] or None
+    return render.ini(app, options, managed)
+
+
 def settled(module, role, apps):
     """Whether no app needs the service step (uwsgi_actions.settled), from one `systemctl show` of every
     unit: what a run that changes nothing skips."""
@@ -220,6 +266,7 @@ def main():
             apps=dict(type="list", elements="dict", required=True),
             role=dict(type="dict", required=True),
             secrets=dict(type="dict", default={}, no_log=True),
+            tls_keys=dict(type="dict", default={}, no_log=True),
             managed=dict(type="str", default="Ansible managed"),
             install_changed=dict(type="bool", default=False),
             packages_changed=dict(type="list", elements="str", default=[]),
@@ -233,6 +280,10 @@ def main():
     uwsgi_version = read_uwsgi_version(module, role)
     plugins = read_plugins(role)
     with_secrets = set(model.secret_apps(secrets))
+    tls_keys = module.params["tls_keys"] or {}
+    no_ssl = missing_ssl(module, role, apps)
+    if no_ssl:
+        module.fail_json(msg="\n".join(no_ssl), changed_files=state.Files.empty_report(), python_version=python_version)
 
     files = state.Files(module)
     # Each app's user reads its own ini (0640, its group) through the directory, which others may cross
@@ -258,19 +309,23 @@ def main():
             "unit": render.service(app, role, options, name in with_secrets, managed),
             "socket": render.socket(app, role, managed) if activated else None,
             "env": render.env_file(app, secrets[name], managed) if name in with_secrets else None,
+            "tls": model.tls_pem(app, tls_keys) if model.https(app) else None,
         }
         files.want(name, "ini", where["ini"], wanted["ini"], "root", group, "0640")
         files.want(name, "unit", where["unit"], wanted["unit"], "root", "root", "0644")
-        for kind, path, mode in (("socket", where["socket_unit"], "0644"), ("env", where["env"], "0600")):
+        # The TLS file holds the private key: readable by root and the app's group only.
+        for kind, path, owner_group, mode in (("socket", where["socket_unit"], "root", "0644"),
+                                              ("env", where["env"], "root", "0600"),
+                                              ("tls", where["tls"], group, "0640")):
             if wanted[kind] is None:
                 files.absent(name, kind, path)
             else:
-                files.want(name, kind, path, wanted[kind], "root", "root", mode, secret=kind == "env")
+                files.want(name, kind, path, wanted[kind], "root", owner_group, mode, secret=kind in state.SECRET_KINDS)
         unproven[name] = state.unproven(where, wanted)
         # What uWSGI checks: the same ini with vacuum off from its first line. An ini uWSGI rejects while
         # still reading it makes it exit before `--set vacuum=false` is read, and vacuum would delete the
         # RUNNING app's pidfile2 and stats socket, which the ini names.
-        check_texts[name] = render.ini(app, dict(options, vacuum=False), managed)
+        check_texts[name] = (app, dict(options, vacuum=False), wanted["tls"])
         result_apps[name] = {
             "activated": activated,
             "restart_needed": state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
@@ -288,12 +343,18 @@ def main():
     # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
     # never reaches a running service and no app is left half-configured.
     # (In check mode on a fresh host there is no uWSGI yet to ask.)
-    candidates = files.changed_content("ini")
+    # uWSGI loads an https-socket's certificate and key while it reads the ini, so a changed TLS file is
+    # checked the same way (a key that does not match its certificate is rejected here).
+    candidates = []
+    for name, _text in files.changed_content("ini") + files.changed_content("tls"):
+        if name not in candidates:
+            candidates.append(name)
     if candidates and (not module.check_mode or os.path.exists(model.binary(role))):
         scratch = tempfile.mkdtemp(prefix="uwsgi-production-check-")
         try:
-            checked = [(name,) + check_ini(module, model.binary(role), scratch, name, check_texts[name])
-                       for name, _text in candidates]
+            checked = [(name,) + check_ini(module, model.binary(role), scratch, name,
+                                           check_text(role, scratch, name, check_texts[name], managed))
+                       for name in candidates]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         rejected = [rejection(name, uwsgi_version, words) for name, ok, words in checked if not ok]

@@ -11,7 +11,8 @@ short_description: Read in one call what the uWSGI role's install steps would fi
 version_added: 0.2.0
 description:
   - Reads, and changes nothing, whether the host has apt package lists, which of the wanted Debian packages
-    are not installed, whether the uWSGI binary exists and which uWSGI release the role's virtualenv holds,
+    are not installed, whether the uWSGI binary exists, whether it was built with SSL, and which uWSGI release the
+    role's virtualenv holds,
     which service users and groups do not exist yet, and which apps' virtualenvs exist.
   - The role skips each install step whose outcome is already on the host, so a run that changes nothing
     makes one call here instead of one per package manager, account and app.
@@ -91,6 +92,18 @@ pip_version:
   description: The uWSGI release installed in the role's virtualenv, or an empty string.
   returned: always
   type: str
+ssl:
+  description:
+    - Whether the uWSGI binary of the install method was built with SSL (C(uwsgi --cflags) holds C(-DUWSGI_SSL)), so that
+      it knows C(https-socket); false when it does not exist.
+  returned: always
+  type: bool
+ssl_missing:
+  description:
+    - The apps with C(https) when the binary exists without SSL (the pip method then rebuilds uWSGI); else empty.
+  returned: always
+  type: list
+  elements: str
 missing_groups:
   description: The service groups (the role's and the apps') that do not exist yet.
   returned: always
@@ -192,6 +205,14 @@ def venv_version(venv):
     return "%s.%s" % match.groups() if match else ""
 
 
+def binary_has_ssl(run, uwsgi):
+    """Whether the uWSGI binary was built with SSL, from `uwsgi --cflags`; False when it does not exist."""
+    if not os.path.exists(uwsgi):
+        return False
+    rc, out, _err = run([uwsgi, "--cflags"])
+    return rc == 0 and model.has_ssl(out)
+
+
 def take_lock(module, poll=1.0):
     """Take the run lock for the run of the parameters, waiting up to lock_wait seconds for another
     controller's run: {verdict, held (the record before), waited}."""
@@ -252,12 +273,16 @@ def main():
                        python, python))
     if wrong:
         module.fail_json(msg="\n".join(wrong), python_version=embedded)
+    exists = os.path.exists(model.binary(role))
+    ssl = binary_has_ssl(module.run_command, model.binary(role))
     module.exit_json(
         changed=False,
         python_version=embedded,
         apt_lists=bool(glob.glob("/var/lib/apt/lists/*_Packages*")),
         packages_missing=missing_packages(module.run_command, module.params["packages"]),
-        binary_exists=os.path.exists(model.binary(role)),
+        binary_exists=exists,
+        ssl=ssl,
+        ssl_missing=model.https_apps(apps) if exists and not ssl else [],
         pip_version=pip_version(role["venv"]),
         missing_groups=sorted({group for _user, group in accounts if not state.exists(grp.getgrnam, group)}),
         missing_users=[[user, group] for user, group in accounts if not state.exists(pwd.getpwnam, user)],

@@ -12,7 +12,7 @@ version_added: 0.2.0
 description:
   - The rescue of the role C(pyops.uwsgi.uwsgi_production), when uWSGI rejected an ini or an app did not start or
     failed its health check.
-  - Every app whose files the run changed gets its last good ini, unit, socket unit and secrets file back; those
+  - Every app whose files the run changed gets its last good ini, unit, socket unit, secrets file and TLS file back; those
     the run had already started, reloaded or restarted are brought back on them (a reload if that is all the way
     back needs, so they keep serving) and asked for their health-check page again. An app with no last good
     configuration (a new app) is stopped, its socket unit first.
@@ -159,6 +159,11 @@ def main():
                 writes.append(restore(where["good_env"], where["env"], "root", "root", "0600"))
             elif os.path.exists(where["env"]):
                 removes.append(where["env"])
+        if "tls" in kinds:
+            if os.path.exists(where["good_tls"]):
+                writes.append(restore(where["good_tls"], where["tls"], "root", info["group"], "0640"))
+            elif os.path.exists(where["tls"]):
+                removes.append(where["tls"])
         # A changed socket unit or secrets file counts as a changed unit.
         if kinds & {"unit", "socket", "env"}:
             writes.append(restore(where["good_unit"], where["unit"], "root", "root", "0644"))

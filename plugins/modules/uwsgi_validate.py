@@ -31,12 +31,17 @@ options:
     description:
       - The role's variables by their full names (V(uwsgi_production_apps), V(uwsgi_production_options), ...), every
         public variable of the role's C(defaults/main.yml), already templated.
-      - O(secrets) takes the place of C(uwsgi_production_secrets).
+      - O(secrets) takes the place of C(uwsgi_production_secrets), O(tls_keys) that of C(uwsgi_production_tls_keys).
     type: dict
     required: true
   secrets:
     description:
       - C(uwsgi_production_secrets), apart from O(variables) so that no output shows its values.
+    type: dict
+    default: {}
+  tls_keys:
+    description:
+      - C(uwsgi_production_tls_keys), apart from O(variables) so that no output shows the private keys.
     type: dict
     default: {}
 extends_documentation_fragment:

@@ -14,7 +14,8 @@ def test_only_the_absent_apps_are_removed_socket_unit_first_every_file_by_name()
                   "/etc/uwsgi-production/gone.ini", "/etc/uwsgi-production/last-good/gone.ini",
                   "/etc/uwsgi-production/last-good/uwsgi-gone.service",
                   "/etc/uwsgi-production/last-good/uwsgi-gone.socket", "/etc/uwsgi-production/gone.env",
-                  "/etc/uwsgi-production/last-good/gone.env", "/etc/uwsgi-production/last-good/gone.health.json",
+                  "/etc/uwsgi-production/last-good/gone.env", "/etc/uwsgi-production/gone.pem",
+                  "/etc/uwsgi-production/last-good/gone.pem", "/etc/uwsgi-production/last-good/gone.health.json",
                   "/run/uwsgi-gone"],
         "user": None, "group": None,
     }]

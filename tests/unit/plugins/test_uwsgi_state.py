@@ -83,7 +83,7 @@ def test_a_change_that_never_passed_is_still_to_be_proven(tmp_path):
     """A run killed after writing an ini (before its service step) leaves live != last good: the next
     run writes nothing, but must still apply and check that ini before it becomes last good."""
     where = {"good_ini": str(tmp_path / "good.ini"), "good_unit": str(tmp_path / "good.service"),
-             "good_socket_unit": str(tmp_path / "good.socket"), "good_env": str(tmp_path / "good.env")}
+             "good_socket_unit": str(tmp_path / "good.socket"), "good_env": str(tmp_path / "good.env"), "good_tls": str(tmp_path / "good.pem")}
     (tmp_path / "good.ini").write_text("harakiri = 60\n")
     (tmp_path / "good.service").write_text("[Service]\n")
     proven = {"ini": "harakiri = 60\n", "unit": "[Service]\n", "socket": None, "env": None}

@@ -705,12 +705,23 @@ def test_the_allow_list_is_the_documented_one():
     assert documented == validator.SANDBOXING - set(DEFAULTS["uwsgi_production_unit_hardening"])
 
 
-def untemplated(value):
-    """A value with each Jinja expression in its strings replaced by a path (the examples' app directory)."""
+# What a templated certificate or key (read from a file on the host or the controller) stands for here.
+TEMPLATED_PEM = {"certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                 "key": "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n"}
+
+
+def untemplated(value, key=None):
+    """A value with each Jinja expression in its strings replaced by a path (the examples' app directory), or,
+    for a whole templated certificate or TLS key, by PEM text."""
     if isinstance(value, dict):
-        return {key: untemplated(item) for key, item in value.items()}
+        if key == "uwsgi_production_tls_keys":
+            return {name: TEMPLATED_PEM["key"] if re.fullmatch(r"\{\{[^}]*\}\}", str(item)) else item
+                    for name, item in value.items()}
+        return {name: untemplated(item, name) for name, item in value.items()}
     if isinstance(value, list):
         return [untemplated(item) for item in value]
+    if key == "certificate" and isinstance(value, str) and re.fullmatch(r"\{\{[^}]*\}\}", value):
+        return TEMPLATED_PEM["certificate"]
     return re.sub(r"\{\{[^}]*\}\}", "/srv/templated", value) if isinstance(value, str) else value
 
 
@@ -804,12 +815,13 @@ def test_the_preflight_is_one_task_that_passes_every_public_variable():
     tasks = yaml.safe_load((ROLE / "tasks" / "preflight.yml").read_text(encoding="utf-8"))
     assert len(tasks) == 1
     args = tasks[0]["pyops.uwsgi.uwsgi_validate"]
-    public = sorted(name for name in DEFAULTS if name != "uwsgi_production_secrets")
+    public = sorted(name for name in DEFAULTS if name not in ("uwsgi_production_secrets", "uwsgi_production_tls_keys"))
     assert sorted(args["variables"]) == public
     for name, value in args["variables"].items():
         assert value == "{{ %s }}" % name
     # The secrets in their own argument, never among the variables.
     assert args["secrets"] == "{{ uwsgi_production_secrets }}"
+    assert args["tls_keys"] == "{{ uwsgi_production_tls_keys }}"
     assert "no_log" not in tasks[0]  # the messages must show
 
 
