@@ -236,6 +236,12 @@ def main():
             "socket_unit": model.socket_unit_name(name),
         }
 
+    # The role's atexit hook (model.ATEXIT_HOOK, a constant: no variable's value is in it), for every ini
+    # that imports it; readable by each app's user. Written with the inis, all at once.
+    hook = model.atexit_hook(role)
+    if any(hook in model.as_list(model.ini_options(app, role, python_version).get("py-import")) for app in apps):
+        files.want("", "hook", hook, model.ATEXIT_HOOK, "root", "root", "0644")
+
     # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
     # never reaches a running service and no app is left half-configured.
     # (In check mode on a fresh host there is no uWSGI yet to ask.)
