@@ -1,10 +1,14 @@
-"""molecule/upgrade: a host configured by the release before the Python core converges with nothing to do.
+"""molecule/upgrade: a host configured by the release before the Python core converges with only the
+changes made since on purpose, and then with nothing to do.
 
 The collection of commit PREVIOUS (the last one whose role rendered its files with Jinja and decided in
 vars/main.yml) is built and installed into an empty path, and deploys molecule/upgrade/apps.yml; then
-this checkout deploys the same apps. Its own modules must report no file changed and no action, the
-files (live and last good) must be byte for byte and inode for inode the same, and every master must
-keep its PID.
+this checkout deploys the same apps. Since PREVIOUS, the defaults stop quietly (issue 15): every ini gains
+skip-atexit-teardown and the role's atexit hook (py-import), a socket-activated app's ini has vacuum off
+and its unit an ExecStopPost= instead, and each unit's ExecStop polls the master every 0.02 s. So the
+first run of this checkout changes exactly those lines of each ini and unit, restarts each app (its unit
+changed) and keeps the socket units, the secrets file and their last good copies byte for byte and inode
+for inode; a second run changes no file and takes no action, and every master keeps its PID.
 """
 
 import json
@@ -54,11 +58,16 @@ def deploy(collections, *extra):
 
 
 def state(host):
+    """{path: (ls -li line, sha256)} of the watched files, and {unit: MainPID, ActiveState}."""
     files = " ".join(WATCHED.format(name) for name in APPS)
-    listing = host.check_output(f"ls -li --time-style=full-iso {files} 2>&1 || true")
-    sums = host.check_output(f"sha256sum {files} 2>&1 || true")
+    listing = host.check_output(f"ls -li --time-style=full-iso {files} 2>&1 || true").splitlines()
+    sums = dict(reversed(line.split(None, 1)) for line in host.check_output(f"sha256sum {files} 2>&1 || true").splitlines()
+                if not line.startswith("sha256sum:"))
+    entries = {line.split()[-1]: (line, sums.get(line.split()[-1])) for line in listing if line.split()[-1].startswith("/")}
     pids = {unit: unit_properties(host, unit, "MainPID", "ActiveState") for unit in UNITS}
-    return listing, sums, pids
+    texts = {path: host.file(path).content_string for path in entries
+             if path.endswith((".ini", ".service")) and "/last-good/" not in path}
+    return entries, pids, texts
 
 
 @pytest.fixture(scope="module")
@@ -67,32 +76,81 @@ def upgrade(host, tmp_path_factory):
     previous = previous_release(tmp_path)
     deploy(previous)
     before = state(host)
-    outcome = tmp_path / "outcome.json"
-    # This checkout: the symlinked collection that tools/setup.sh put in the toolchain's path.
-    output = deploy(REPO / ".cache" / "collections", "-e", f"outcome_file={outcome}", "--diff", "-v")
-    return before, state(host), json.loads(outcome.read_text()), output
+    outcomes = []
+    outputs = []
+    # This checkout, twice: the symlinked collection that tools/setup.sh put in the toolchain's path.
+    for number in (1, 2):
+        outcome = tmp_path / f"outcome{number}.json"
+        outputs.append(deploy(REPO / ".cache" / "collections", "-e", f"outcome_file={outcome}", "--diff", "-v"))
+        outcomes.append(json.loads(outcome.read_text()))
+        if number == 1:
+            middle = state(host)
+    return before, middle, state(host), outcomes, "".join(outputs)
 
 
 def test_the_previous_release_deployed_every_app(upgrade):
     before = upgrade[0]
     for unit in UNITS:
-        assert before[2][unit]["ActiveState"] == "active", before[2]
+        assert before[1][unit]["ActiveState"] == "active", before[1]
 
 
-def test_the_upgrade_changes_no_file_and_takes_no_action(upgrade):
-    _before, _after, outcome, _output = upgrade
-    assert outcome["config_changed"] is False, outcome
+def test_the_upgrade_rewrites_each_ini_and_unit_and_restarts_each_app(upgrade):
+    outcome = upgrade[3][0]
+    assert outcome["config_changed"] is True, outcome
+    assert outcome["changed_files"]["ini"] == sorted(APPS), outcome
+    assert outcome["changed_files"]["unit"] == sorted(APPS), outcome
+    assert outcome["changed_files"]["socket"] == [] and outcome["changed_files"]["env"] == [], outcome
+    assert outcome["actions"] == ["restart", "restart"], outcome
+
+
+def changed_lines(before, after):
+    old, new = before.splitlines(), after.splitlines()
+    return sorted(line for line in old if line not in new), sorted(line for line in new if line not in old)
+
+
+def test_the_ini_changes_are_the_stop_defaults_only(upgrade):
+    before, middle = upgrade[0][2], upgrade[1][2]
+    hook = "py-import = /etc/uwsgi-production/atexit_handlers.py"
+    activated = changed_lines(before["/etc/uwsgi-production/upgraded.ini"], middle["/etc/uwsgi-production/upgraded.ini"])
+    assert activated == (["vacuum = true"], [hook, "skip-atexit-teardown = true", "vacuum = false"])
+    own = changed_lines(before["/etc/uwsgi-production/upgraded-own.ini"], middle["/etc/uwsgi-production/upgraded-own.ini"])
+    assert own == ([], [hook, "skip-atexit-teardown = true"])
+
+
+def test_the_unit_changes_are_the_stop_post_and_the_shorter_poll(upgrade):
+    before, middle = upgrade[0][2], upgrade[1][2]
+    for name in APPS:
+        path = f"/etc/systemd/system/uwsgi-{name}.service"
+        removed, added = changed_lines(before[path], middle[path])
+        directives = [line for line in added if not line.startswith("#")]
+        stop = [line for line in directives if line.startswith("ExecStop=")]
+        assert len(stop) == 1 and "do sleep 0.02; done" in stop[0]
+        post = [line for line in directives if line.startswith("ExecStopPost=")]
+        if name == "upgraded":
+            assert post == [f"ExecStopPost=+/bin/rm -f -- /run/uwsgi-{name}/uwsgi.pid /run/uwsgi-{name}/stats.sock"]
+        else:
+            assert post == []  # binds its own sockets: vacuum cleans up
+        assert sorted(directives) == sorted(stop + post), directives
+        assert [line for line in removed if not line.startswith("#")] == [stop[0].replace("sleep 0.02", "sleep 0.1")]
+
+
+def test_socket_units_and_secrets_are_untouched(upgrade):
+    before, middle = upgrade[0][0], upgrade[1][0]
+    kept = [path for path in before if path.endswith((".socket", ".env")) and "/last-good/" not in path]
+    assert len(kept) == 2, before
+    for path in kept:
+        assert middle[path] == before[path], path  # content, inode, mode, owner and time
+
+
+def test_a_second_run_changes_no_file_and_takes_no_action(upgrade):
+    _before, middle, after, outcomes, _output = upgrade
+    assert outcomes[1]["config_changed"] is False, outcomes[1]
     # Every app is settled, so the role does not even call its service step (uwsgi_service).
-    assert outcome["settled"] is True, outcome
-    assert outcome["service_changed"] is False, outcome
-    assert outcome["actions"] == [], outcome
-
-
-def test_every_file_and_master_is_the_same(upgrade):
-    before, after, _outcome, _output = upgrade
-    assert after[1] == before[1]  # contents
-    assert after[0] == before[0]  # inodes, modes, owners and times: nothing was rewritten
-    assert after[2] == before[2]  # same MainPID: no restart, no reload
+    assert outcomes[1]["settled"] is True, outcomes[1]
+    assert outcomes[1]["service_changed"] is False, outcomes[1]
+    assert outcomes[1]["actions"] == [], outcomes[1]
+    assert after[0] == middle[0]  # contents, inodes, modes, owners and times: nothing was rewritten
+    assert after[1] == middle[1]  # same MainPID: no restart, no reload
 
 
 def test_the_apps_still_answer(host, upgrade):
@@ -101,4 +159,4 @@ def test_the_apps_still_answer(host, upgrade):
 
 
 def test_the_secret_never_shows_in_the_output(upgrade):
-    assert "upgrade-s3cret" not in upgrade[3]
+    assert "upgrade-s3cret" not in upgrade[4]
