@@ -15,6 +15,14 @@ BENCHAPP = "benchapp:application"
 BARE_PORT = 8100
 THROUGHPUT_FIRST_PORT = 8101
 STOP_APP, STOP_PORT, DOCS_PORT = "stop", 8200, 8201
+# The real Flask app (benchmarks/apps/flaskapp.py) under the role's unit, and its control with the
+# interpreter teardown the defaults skip (skip-atexit-teardown removed).
+FLASK_APP, FLASK_PORT = "stop-flask", 8202
+FLASK_TEARDOWN_APP, FLASK_TEARDOWN_PORT = "stop-flask-teardown", 8203
+FLASK = "flaskapp:application"
+FLASK_VENV = APP_DIR + "/flask-venv"
+FLASK_PACKAGES = ["flask==3.1.3", "flask-sqlalchemy==3.1.1", "sqlalchemy==2.1.9", "pandas==3.1.1", "numpy==2.4.6"]
+ATEXIT_DIR = APP_DIR + "/atexit"
 BUSY_FIRST_PORT = 8301
 MEMORY_APP, MEMORY_PORT = "mem", 8400
 LEAK_APP, LEAK_PORT = "leak", 8401
@@ -122,6 +130,22 @@ def throughput_apps(variants):
 def busy_apps(replicas):
     """{name: port} of the busyness apps (role defaults, benchmark app)."""
     return {f"busy{i + 1}": BUSY_FIRST_PORT + i for i in range(replicas)}
+
+
+def flask_app(name, port, options=None):
+    """The stop benchmark's Flask app: its own virtualenv and packages, all 8 workers up (cheaper off, as
+    on a host sized for its load), its atexit markers in ATEXIT_DIR/<name>."""
+    entry = app(name, port, module=FLASK, options={"cheaper": None, "cheaper-initial": None, **(options or {})})
+    entry.update(virtualenv=FLASK_VENV, packages=list(FLASK_PACKAGES), environment={"ATEXIT_DIR": f"{ATEXIT_DIR}/{name}"},
+                 writable_paths=[f"{ATEXIT_DIR}/{name}"])
+    return entry
+
+
+def flask_stop_apps():
+    """The Flask apps the stop benchmark deploys itself (with its own role run, so that no other
+    benchmark's role runs install or check their packages): the defaults, and the teardown control."""
+    return [flask_app(FLASK_APP, FLASK_PORT),
+            flask_app(FLASK_TEARDOWN_APP, FLASK_TEARDOWN_PORT, {"skip-atexit-teardown": None})]
 
 
 def main_host_apps(variants, busy, leak_reload_on_rss=None):

@@ -66,17 +66,24 @@ def throughput_text(bench, settings):
 
 
 def stop_text(bench, settings):
-    header = ["condition", "role s", "role+socket s", "role-sigterm s", "docs s", "docs/role", "role Result",
-              "docs Result", "after role stop: socket", "service"]
+    header = ["condition", "role s", "role+socket s", "role-sigterm s", "flask s", "flask-teardown s", "docs s",
+              "docs/role", "teardown/flask", "flask atexit ran", "warning lines", "role Result", "docs Result",
+              "after role stop: socket", "service"]
     rows = [[r["condition"], r["role_stop_s"], r.get("role+socket_stop_s"), r.get("role-sigterm_stop_s"),
-             r["docs_stop_s"], r["docs_over_role"],
-             r["role_results"], r["docs_results"], r.get("role_socket_after"), r.get("role_service_after")]
+             r.get("flask_stop_s"), r.get("flask-teardown_stop_s"), r["docs_stop_s"], r["docs_over_role"],
+             r.get("teardown_over_flask"), "%s/%s" % (r.get("flask_atexit_ran"), r.get("flask_stops")),
+             r.get("warning_lines"), r["role_results"], r["docs_results"], r.get("role_socket_after"),
+             r.get("role_service_after")]
             for r in bench["summary"]]
-    return (f"{settings['stop_rounds']} interleaved rounds; docs unit TimeoutStopSec={bench['goal']['docs_timeout_s']} s "
+    goal = bench["goal"]
+    return (f"{settings['stop_rounds']} interleaved rounds; docs unit TimeoutStopSec={goal['docs_timeout_s']} s "
             "(shortened from systemd's 90 s); role = the service alone (its socket keeps listening), "
-            "role+socket = both stopped together, role-sigterm = without the fifo ExecStop (SIGTERM at once)\n" + table(header, rows)
-            + f"\nGoal {bench['goal']['text']}: worst median {cell(bench['goal']['role_worst_median_s'])} s "
-            f"-> {verdict(bench['goal'])}")
+            "role+socket = both stopped together, role-sigterm = without the fifo ExecStop (SIGTERM at once), "
+            "flask = the Flask app (8 workers) with the defaults, flask-teardown = it without skip-atexit-teardown; "
+            "flask atexit ran = stops whose every worker ran the app's atexit handler; warning lines = in the "
+            "journal of the role's and the Flask app's stops\n" + table(header, rows)
+            + f"\nGoal {goal['text']}: worst median {cell(goal['role_worst_median_s'])} s (hello), "
+            f"{cell(goal.get('flask_worst_median_s'))} s (Flask) -> {verdict(goal)}")
 
 
 def runtime_text(bench, settings):

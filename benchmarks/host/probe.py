@@ -119,12 +119,18 @@ def measure_stop(args):
 def timed_stop(args, units):
     """measure_stop's start, load and timed stop."""
     systemctl("reset-failed", *units, check=False)
+    markers = pathlib.Path(args.atexit_dir) if args.atexit_dir else None
+    if markers:
+        for old in markers.iterdir():
+            old.unlink()
     systemctl("start", *units)
     wait_http(args.port)
+    workers = count_workers(args.unit)
     load = None
     if args.load:
         load = start_load(args.port, args.connections, int(args.warm + args.max_stop + 5))
         time.sleep(args.warm)
+    since = time.time()
     began = time.monotonic()
     stopped = subprocess.run(["systemctl", "stop", *units], capture_output=True, text=True, check=False)
     stop_s = time.monotonic() - began
@@ -133,13 +139,31 @@ def timed_stop(args, units):
         load.terminate()
         load.wait()
     result = {"unit": args.unit, "also_stopped": args.also_stop, "load": args.load, "stop_s": round(stop_s, 4),
-              "stop_exit": stopped.returncode, "stop_stderr": stopped.stderr.strip()[-500:], **props}
+              "stop_exit": stopped.returncode, "stop_stderr": stopped.stderr.strip()[-500:], **props,
+              "workers": workers, "warning_lines": len(warning_lines(args.unit, since))}
+    if markers:
+        # What the app's atexit handlers wrote: one marker per process that ran them.
+        result["atexit_markers"] = len(list(markers.iterdir()))
     if args.socket:
         # A second later (the load is over): is the socket still listening, did it start the service again?
         time.sleep(1.0)
         result["socket_state_after"] = unit_properties(args.socket, ["ActiveState"])["ActiveState"]
         result["service_state_after"] = unit_properties(args.unit, ["ActiveState"])["ActiveState"]
     return result
+
+
+def count_workers(unit):
+    """The running workers of the role's app of `unit` (uwsgi-<name>.service: procname `<name> uWSGI worker N`)."""
+    name = unit[len("uwsgi-"):-len(".service")] if unit.startswith("uwsgi-") else ""
+    out = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True, check=True).stdout
+    return sum(1 for line in out.splitlines() if name and line.startswith(f"{name} uWSGI worker"))
+
+
+def warning_lines(unit, since):
+    """The lines of the unit's journal since `since` (epoch seconds) that say warning, in any case."""
+    out = subprocess.run(["journalctl", "--unit", unit, "--since", "@%.6f" % since, "--no-pager", "--output", "cat"],
+                         capture_output=True, text=True, check=False).stdout
+    return [line for line in out.splitlines() if "warn" in line.lower()]
 
 
 # --- burst --------------------------------------------------------------------------------------
@@ -351,6 +375,7 @@ def parser():
     stop.add_argument("--socket", help="the unit's socket unit, whose state after the stop is reported")
     stop.add_argument("--dropin", help="a drop-in for the unit during this measurement ('\\n' between lines)")
     stop.add_argument("--port", type=int, required=True)
+    stop.add_argument("--atexit-dir", help="where the app's atexit handlers write one marker per process")
     stop.add_argument("--load", action="store_true")
     stop.add_argument("--connections", type=int, default=8)
     stop.add_argument("--warm", type=float, default=2.0, help="seconds of load before the stop")

@@ -12,9 +12,24 @@ SYSTEMCTL = {"start": "start", "restart": "restart", "reload": "reload", "none":
 STATES = {"start": "started", "restart": "restarted", "reload": "reloaded", "none": "started"}
 # The files read only when the app starts: a change to one restarts it.
 RESTART_KINDS = frozenset(("unit", "socket", "env", "tls"))
+# The unit directives systemd reads only when it stops the app: a unit change in these lines alone (and its
+# comments) is applied by daemon-reload, which the service step runs for any changed unit; the app itself
+# needs no restart for it.
+STOP_DIRECTIVES = ("ExecStop=", "ExecStopPost=", "TimeoutStopSec=")
 
 
-def choose_action(was_running, changed, restart_needed=False, install_changed=False, packages_changed=False):
+def unit_restart_needed(good_unit, unit):
+    """Whether a change from the app's last good unit text (what last served; '' for none) to `unit` needs
+    a restart: any changed line but a comment, a blank line or a stop directive (STOP_DIRECTIVES)."""
+    if not good_unit:
+        return True
+    old, new = good_unit.splitlines(), unit.splitlines()
+    changed = [line for line in old if line not in new] + [line for line in new if line not in old]
+    return any(line.strip() and not line.startswith("#") and not line.startswith(STOP_DIRECTIVES) for line in changed)
+
+
+def choose_action(was_running, changed, restart_needed=False, install_changed=False, packages_changed=False,
+                  unit_restart=True):
     """The gentlest action that applies this run's change to one app.
 
     was_running      the app was running before the run touched it
@@ -22,6 +37,9 @@ def choose_action(was_running, changed, restart_needed=False, install_changed=Fa
     restart_needed   an option a graceful reload cannot apply differs from the app's last good ini
     install_changed  this run changed the uWSGI install (a new build, Debian's packages newly installed)
     packages_changed this run installed or upgraded the app's packages or requirements
+    unit_restart     a unit change needs a restart (unit_restart_needed); when only its stop directives
+                     changed, daemon-reload applies it and the app is reloaded instead (so that the change
+                     is health-checked and kept as last good like any other)
 
       start    the app was not running (new, stopped or failed)
       restart  its unit, socket unit or secrets file changed (systemd reads them when the app starts), its TLS
@@ -34,9 +52,11 @@ def choose_action(was_running, changed, restart_needed=False, install_changed=Fa
     changed = set(changed)
     if not was_running:
         return "start"
-    if install_changed or changed & RESTART_KINDS or ("ini" in changed and restart_needed):
+    restart_kinds = changed & RESTART_KINDS
+    stop_only = restart_kinds == {"unit"} and not unit_restart
+    if install_changed or (restart_kinds and not stop_only) or ("ini" in changed and restart_needed):
         return "restart"
-    if "ini" in changed or packages_changed:
+    if "ini" in changed or packages_changed or stop_only:
         return "reload"
     return "none"
 

@@ -99,7 +99,44 @@ def paths(role, name):
         "good_health": "%s/%s.health.json" % (good, name),
         "runtime_dir": runtime_dir(name),
         "pidfile": runtime_dir(name) + "/uwsgi.pid",
+        "stats_socket": runtime_dir(name) + "/stats.sock",
     }
+
+
+def atexit_hook(role):
+    """The role's one Python file every app with skip-atexit-teardown imports (py-import): see ATEXIT_HOOK."""
+    return role["config_dir"] + "/" + ATEXIT_HOOK_NAME
+
+
+# The file atexit_hook() names, written by the role as it is here (no value of any variable is in it).
+# skip-atexit-teardown makes a worker (and the master) exit without Py_Finalize(), which is what made an
+# app with a large interpreter take seconds to stop (each of its workers tearing its interpreter down
+# past the master's 1 s reaping tick). Py_Finalize() is also what runs the app's Python atexit handlers;
+# uWSGI still calls `uwsgi.atexit` at every exit, so this sets it to run them (atexit._run_exitfuncs(),
+# which runs each once, last registered first, as Python's exit does), after whatever an earlier
+# py-import set there. It changes nothing else: no sys.path entry, no other module, nothing at import.
+ATEXIT_HOOK_NAME = "atexit_handlers.py"
+ATEXIT_HOOK = '''"""Installed by the Ansible role pyops.uwsgi.uwsgi_production. Do not edit.
+
+uWSGI's skip-atexit-teardown skips Py_Finalize(), and with it the app's Python atexit handlers. uWSGI still
+calls uwsgi.atexit when a process exits: this runs them there, after what uwsgi.atexit was before.
+"""
+
+import atexit
+
+import uwsgi
+
+_BEFORE = getattr(uwsgi, "atexit", None)
+
+
+def _run_atexit_handlers():
+    if _BEFORE is not None:
+        _BEFORE()
+    atexit._run_exitfuncs()
+
+
+uwsgi.atexit = _run_atexit_handlers
+'''
 
 
 def binary(role):
@@ -445,6 +482,34 @@ def activation_options(options):
     }
 
 
+def is_on(value):
+    """An ini boolean that is set: true, 1, "true", "yes", "on" (not None, false, 0, "", "false", ...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on", "y", "t")
+    return bool(value) and not is_list(value)
+
+
+def atexit_options(options, role):
+    """With skip-atexit-teardown on, the role's atexit hook comes after the app's own py-import lines."""
+    if not is_on(options.get("skip-atexit-teardown")):
+        return {}
+    own = [item for item in as_list(options.get("py-import")) if item is not None and item != ""]
+    return {"py-import": own + [atexit_hook(role)]}
+
+
+def stop_cleanup(app, role):
+    """The files uWSGI made that a stop must remove where vacuum is off because systemd holds the app's
+    sockets: there vacuum only logs `VACUUM WARNING: unix socket ... changed inode` for the socket it
+    did not make. Its pidfile2 and unix stats socket, when they are the role's own paths (an app that moved
+    one elsewhere keeps it); none when the app turned vacuum off itself."""
+    options = effective_options(app, role)
+    if not (activated(app, role, options) and is_on(options.get("vacuum"))):
+        return []
+    where = paths(role, app["name"])
+    return [where[key] for key, option in (("pidfile", "pidfile2"), ("stats_socket", "stats"))
+            if options.get(option) == where[key]]
+
+
 def python_options(python_version):
     """Options the Python uWSGI embeds rules out; `python_version` is "3.11", or "" when unknown."""
     try:
@@ -559,6 +624,10 @@ def ini_options(app, role, python_version="", uwsgi_version="", plugins=None):
             rendered[delta_key] = derived[delta_key]
     if activated(app, role, options):
         rendered.update(activation_options(options))
+    if stop_cleanup(app, role):
+        # The unit's ExecStopPost= removes what vacuum would (model.stop_cleanup).
+        rendered["vacuum"] = False
+    rendered.update(atexit_options(options, role))
     rendered.update(python_options(python_version))
     return rendered
 

@@ -102,7 +102,7 @@ def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
         ]
     out += [
         "# /run/%s: socket, pidfile2, stats socket and master fifo, owned by" % runtime,
-        "# the service user. Kept across stops so that uWSGI's vacuum, not systemd, cleans it.",
+        "# the service user. Kept across stops: uWSGI's vacuum, or the ExecStopPost= below, cleans it, not systemd.",
         "RuntimeDirectory=%s" % runtime,
         "# Traversable so a web server can reach the socket; the socket itself is 0660 and the other files",
         "# are not readable by others (UMask 0027, fifo 0600).",
@@ -135,11 +135,19 @@ def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
             "# not answer within 5 s, systemd goes on with KillSignal. When the master has already exited on its",
             "# own (systemd runs ExecStop then too), there is nothing to do and no fifo reader to wait for.",
             "ExecStop=/bin/sh -c 'if [ -n \"$MAINPID\" ] && kill -0 \"$MAINPID\" 2>/dev/null && timeout 5 sh -c \"echo q > %s\"; "
-            "then while kill -0 \"$MAINPID\" 2>/dev/null; do sleep 0.1; done; fi; exit 0'" % fifo,
+            "then while kill -0 \"$MAINPID\" 2>/dev/null; do sleep 0.02; done; fi; exit 0'" % fifo,
+        ]
+    cleanup = model.stop_cleanup(app, role)
+    if cleanup:
+        out += [
+            "# systemd holds the sockets, so vacuum is off in the ini (it would only warn that the socket it did",
+            "# not make changed inode); this removes what it would have: the pidfile2 and stats socket uWSGI made.",
+            "# Run by systemd itself (+), outside the sandbox, as setting the sandbox up again would slow each stop.",
+            "ExecStopPost=+/bin/rm -f -- %s" % " ".join(cleanup),
         ]
     out += [
         "# Then (or at once, without a master fifo) SIGTERM, which die-on-term turns into a shutdown",
-        "# (exit 0, vacuum runs).",
+        "# (exit 0, vacuum runs where uWSGI made the sockets).",
         "# NOT the SIGQUIT of uWSGI's docs: with die-on-term, SIGQUIT is a brutal reload and the stop",
         "# would hang until TimeoutStopSec and end in SIGKILL.",
         "KillSignal=SIGTERM",

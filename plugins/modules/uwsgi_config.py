@@ -98,6 +98,7 @@ apps:
       activated: true
       changed: [ini]
       restart_needed: false
+      unit_restart: true
       health: {enabled: true, path: /, status: [200], host: localhost, timeout: 60, socket: 127.0.0.1:8080, protocol: http}
       reload_marker: /run/uwsgi-hello/master.fifo
       pidfile: /run/uwsgi-hello/uwsgi.pid
@@ -329,6 +330,8 @@ def main():
         result_apps[name] = {
             "activated": activated,
             "restart_needed": state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
+            # A unit changed in its stop directives alone is applied by daemon-reload and a reload.
+            "unit_restart": actions.unit_restart_needed(state.read_text(where["good_unit"]), wanted["unit"]),
             "health": model.health_check(app, role, effective),
             "reload_marker": model.reload_marker(options),
             "pidfile": where["pidfile"],
@@ -339,6 +342,12 @@ def main():
             "left_out": [{"option": key, "why": why}
                          for key, why in model.left_out_options(app, role, python_version, uwsgi_version, plugins)],
         }
+
+    # The role's atexit hook (model.ATEXIT_HOOK, a constant: no variable's value is in it), for every ini
+    # that imports it; readable by each app's user. Written with the inis, all at once.
+    hook = model.atexit_hook(role)
+    if any(hook in model.as_list(model.ini_options(app, role, python_version).get("py-import")) for app in apps):
+        files.want("", "hook", hook, model.ATEXIT_HOOK, "root", "root", "0644")
 
     # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
     # never reaches a running service and no app is left half-configured.

@@ -136,7 +136,7 @@ def main():
         was_running = status.get("SubState") == "running"
         action = actions.choose_action(
             was_running, changed(name), info.get("restart_needed", False),
-            module.params["install_changed"], name in module.params["packages_changed"])
+            module.params["install_changed"], name in module.params["packages_changed"], info.get("unit_restart", True))
         plan[name] = action
         result["apps"][name] = {"action": action, "state": actions.STATES[action], "was_running": was_running,
                                 "health": None}

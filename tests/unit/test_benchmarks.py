@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "benchmarks" / "host"))
 from benchlib import busyness, memory, parse, plots, report, runtime, settings, stats, stop, throughput  # noqa: E402
 from benchlib import safe_changes  # noqa: E402
 from benchlib import snapshot  # noqa: E402
-from benchlib import baseline_collection, fleet  # noqa: E402
+from benchlib import apps, baseline_collection, fleet  # noqa: E402
 import probe  # noqa: E402
 
 WRK = """Running 5s test @ http://127.0.0.1:8101/
@@ -102,7 +102,7 @@ def throughput_result():
     return throughput.analyze(targets, runs, {"defaults": 12, "no-max-requests": 0})
 
 
-def stop_result():
+def stop_result(flask_s=1.1, warnings=0, idle_markers=8):
     runs = []
     for round_ in range(2):
         for condition in ("idle", "load"):
@@ -113,6 +113,14 @@ def stop_result():
                          "Result": "success", "socket_state_after": "inactive", "service_state_after": "inactive"})
             runs.append({"round": round_, "unit_kind": "docs", "condition": condition, "stop_s": 10.0,
                          "Result": "timeout"})
+            # The Flask app: 8 workers, each ran its atexit handler when idle; under load 3 were busy.
+            markers = idle_markers if condition == "idle" else 5
+            runs.append({"round": round_, "unit_kind": "flask", "condition": condition, "stop_s": flask_s,
+                         "Result": "success", "workers": 8, "atexit_markers": markers, "warning_lines": warnings,
+                         "socket_state_after": "active", "service_state_after": "inactive"})
+            runs.append({"round": round_, "unit_kind": "flask-teardown", "condition": condition, "stop_s": 4.3,
+                         "Result": "success", "workers": 8, "atexit_markers": markers, "warning_lines": 0,
+                         "socket_state_after": "active", "service_state_after": "inactive"})
     return stop.analyze(runs, 10)
 
 
@@ -192,6 +200,28 @@ def test_stop_goal():
     assert result["summary"][0]["role_socket_after"] == ["active"]
     assert result["summary"][1]["role_service_after"] == ["active"]
     assert result["summary"][0]["role+socket_stop_s"] == 0.5
+    # The Flask app: its stop, what skipping the teardown saves, its atexit handlers, a quiet journal.
+    assert result["goal"]["flask_worst_median_s"] == 1.1
+    assert result["summary"][0]["teardown_over_flask"] == pytest.approx(4.3 / 1.1, abs=0.01)
+    assert (result["summary"][0]["flask_atexit_ran"], result["summary"][0]["flask_stops"]) == (2, 2)
+    assert result["summary"][1]["flask_atexit_ran"] == 0   # busy workers under load skip them, as uWSGI does
+    assert result["goal"]["flask_atexit_handlers_ran"] is True and result["goal"]["quiet"] is True
+
+
+@pytest.mark.parametrize("change", [{"flask_s": 1.25}, {"warnings": 1}, {"idle_markers": 7}])
+def test_stop_goal_fails_on_a_slow_flask_stop_a_warning_or_a_skipped_handler(change):
+    assert stop_result(**change)["goal"]["met"] is False
+
+
+def test_stop_measures_the_flask_kinds_with_their_atexit_markers():
+    assert stop.atexit_dir("flask") == "/srv/bench/atexit/stop-flask"
+    assert stop.atexit_dir("flask-teardown") == "/srv/bench/atexit/stop-flask-teardown"
+    assert stop.atexit_dir("role") == ""
+    teardown = [entry for entry in apps.flask_stop_apps() if entry["name"] == "stop-flask-teardown"][0]
+    assert teardown["options"]["skip-atexit-teardown"] is None
+    assert teardown["environment"] == {"ATEXIT_DIR": "/srv/bench/atexit/stop-flask-teardown"}
+    assert teardown["writable_paths"] == ["/srv/bench/atexit/stop-flask-teardown"]
+    assert all(package.count("==") == 1 for package in teardown["packages"])
 
 
 def test_runtime_growth_and_idempotence():

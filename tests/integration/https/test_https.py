@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from hostcheck import unit_properties, wait_for
 from paths import REPO
-from record import Record, environment
+from record import Record, environment, short_name
 
 UNIT = "uwsgi-tls.service"
 SOCKET_UNIT = "uwsgi-tls.socket"
@@ -117,7 +117,7 @@ def test_a_new_certificate_restarts_the_app_and_is_served_never_shown(host, runs
         key = host.file("/var/tmp/https-tls/server-%d.key" % serial).content_string
         body = [line for line in key.splitlines() if line and not line.startswith("-----")]
         assert body and not any(line in output or line in recorded for line in body), "a private key shows"
-    diffs = [diff for result in record.results("uwsgi-tls", CONFIG_TASK) for diff in result.get("diff", [])]
+    diffs = [diff for task in record.tasks() if short_name(task["task"]) == CONFIG_TASK for diff in task["result"].get("diff", [])]
     assert {"before_header": PEM, "after_header": PEM,
             "before": "(the TLS certificate and key of app tls: its content is never shown)\n",
             "after": "(the TLS certificate and key of app tls: its content is never shown)\n"} in diffs, diffs

@@ -1,12 +1,17 @@
-"""molecule/upgrade: a host configured by the release before the Python core converges with nothing to do.
+"""molecule/upgrade: a host configured by the release before the Python core converges with only the
+changes made since on purpose, without a restart, and then with nothing to do.
 
 The collection of commit PREVIOUS (the last one whose role rendered its files with Jinja and decided in
 vars/main.yml) is built and installed into an empty path, and deploys molecule/upgrade/apps.yml; then
-this checkout deploys the same apps. The upgrade promise is the same effective configuration; a default
-that changed since (NEW_DEFAULT_KEYS) changes it, and only it: each app's ini differs from the release's
-in those keys' lines alone and is applied by a graceful reload (no option of them needs a restart), every
-other file (unit, socket unit, secrets file, live and last good) is byte for byte and inode for inode the
-same, and every master keeps its PID.
+this checkout deploys the same apps. Since PREVIOUS (issue 15): workers recycle by a staggered
+max-worker-lifetime instead of max-requests (each ini: no max-requests, max-worker-lifetime per worker
+with its delta), and the defaults stop quietly (each ini gains skip-atexit-teardown and the role's atexit
+hook, py-import; a socket-activated app's ini has vacuum off and its unit an ExecStopPost= instead; each
+unit's ExecStop polls the master every 0.02 s). So the first run of this checkout changes exactly those
+lines of each ini and unit and applies them with a graceful reload (a unit change in stop directives only
+needs systemd's daemon-reload, not a restart: uwsgi_actions.STOP_DIRECTIVES), every master keeps its PID,
+and the socket units, the secrets file and their last good copies stay byte for byte and inode for
+inode; a second run changes no file and takes no action.
 """
 
 import json
@@ -25,10 +30,6 @@ WATCHED = ("/etc/uwsgi-production/{0}.ini /etc/systemd/system/uwsgi-{0}.service 
            "/etc/uwsgi-production/{0}.env /etc/uwsgi-production/last-good/{0}.ini "
            "/etc/uwsgi-production/last-good/uwsgi-{0}.service /etc/uwsgi-production/last-good/uwsgi-{0}.socket "
            "/etc/uwsgi-production/last-good/{0}.env")
-# The files a changed default rewrites (the ini, live and last good) and the option lines it changes:
-# staggered recycling (issue 15): no max-requests, max-worker-lifetime per worker with its delta.
-INIS = ("/etc/uwsgi-production/{0}.ini", "/etc/uwsgi-production/last-good/{0}.ini")
-NEW_DEFAULT_KEYS = ("max-requests", "max-worker-lifetime", "max-worker-lifetime-delta")
 
 
 def run(cmd, **kwargs):
@@ -60,19 +61,16 @@ def deploy(collections, *extra):
 
 
 def state(host):
-    """(ls -li of the files a new default leaves alone, their sha256sums, each unit's MainPID and state,
-    each ini's lines by path)."""
-    inis = {path.format(name) for name in APPS for path in INIS}
-    files = " ".join(path for name in APPS for path in WATCHED.format(name).split() if path not in inis)
-    listing = host.check_output(f"ls -li --time-style=full-iso {files} 2>&1 || true")
-    sums = host.check_output(f"sha256sum {files} 2>&1 || true")
+    """{path: (ls -li line, sha256)} of the watched files, and {unit: MainPID, ActiveState}."""
+    files = " ".join(WATCHED.format(name) for name in APPS)
+    listing = host.check_output(f"ls -li --time-style=full-iso {files} 2>&1 || true").splitlines()
+    sums = dict(reversed(line.split(None, 1)) for line in host.check_output(f"sha256sum {files} 2>&1 || true").splitlines()
+                if not line.startswith("sha256sum:"))
+    entries = {line.split()[-1]: (line, sums.get(line.split()[-1])) for line in listing if line.split()[-1].startswith("/")}
     pids = {unit: unit_properties(host, unit, "MainPID", "ActiveState") for unit in UNITS}
-    lines = {path: host.file(path).content_string.splitlines() for path in sorted(inis)}
-    return listing, sums, pids, lines
-
-
-def option_key(line):
-    return line.split("=", 1)[0].strip() if "=" in line and not line.startswith(";") else None
+    texts = {path: host.file(path).content_string for path in entries
+             if path.endswith((".ini", ".service")) and "/last-good/" not in path}
+    return entries, pids, texts
 
 
 @pytest.fixture(scope="module")
@@ -81,43 +79,87 @@ def upgrade(host, tmp_path_factory):
     previous = previous_release(tmp_path)
     deploy(previous)
     before = state(host)
-    outcome = tmp_path / "outcome.json"
-    # This checkout: the symlinked collection that tools/setup.sh put in the toolchain's path.
-    output = deploy(REPO / ".cache" / "collections", "-e", f"outcome_file={outcome}", "--diff", "-v")
-    return before, state(host), json.loads(outcome.read_text()), output
+    outcomes = []
+    outputs = []
+    # This checkout, twice: the symlinked collection that tools/setup.sh put in the toolchain's path.
+    for number in (1, 2):
+        outcome = tmp_path / f"outcome{number}.json"
+        outputs.append(deploy(REPO / ".cache" / "collections", "-e", f"outcome_file={outcome}", "--diff", "-v"))
+        outcomes.append(json.loads(outcome.read_text()))
+        if number == 1:
+            middle = state(host)
+    return before, middle, state(host), outcomes, "".join(outputs)
 
 
 def test_the_previous_release_deployed_every_app(upgrade):
     before = upgrade[0]
     for unit in UNITS:
-        assert before[2][unit]["ActiveState"] == "active", before[2]
+        assert before[1][unit]["ActiveState"] == "active", before[1]
 
 
-def test_the_upgrade_rewrites_only_the_inis_and_reloads(upgrade):
-    _before, _after, outcome, _output = upgrade
+def test_the_upgrade_rewrites_each_ini_and_unit_and_reloads_each_app(upgrade):
+    before, middle, _after, outcomes, _output = upgrade
+    outcome = outcomes[0]
     assert outcome["config_changed"] is True, outcome
-    assert outcome["settled"] is False, outcome
-    files = outcome["changed_files"]
-    assert files["ini"] == sorted(APPS), outcome
-    assert files["unit"] == files["socket"] == files["env"] == [], outcome
+    assert outcome["changed_files"]["ini"] == sorted(APPS), outcome
+    assert outcome["changed_files"]["unit"] == sorted(APPS), outcome
+    assert outcome["changed_files"]["socket"] == [] and outcome["changed_files"]["env"] == [], outcome
     assert outcome["actions"] == ["reload", "reload"], outcome
+    assert middle[1] == before[1]  # same MainPID: a graceful reload, no restart
 
 
-def test_each_ini_changes_in_the_new_defaults_lines_only(upgrade):
-    before, after, _outcome, _output = upgrade
-    for path, old in before[3].items():
-        new = after[3][path]
-        assert new != old, path
-        assert [line for line in old if option_key(line) not in NEW_DEFAULT_KEYS] == \
-            [line for line in new if option_key(line) not in NEW_DEFAULT_KEYS], path
-        assert "max-requests = 1000" in old and not any(option_key(line) == "max-requests" for line in new), path
+def changed_lines(before, after):
+    old, new = before.splitlines(), after.splitlines()
+    return sorted(line for line in old if line not in new), sorted(line for line in new if line not in old)
 
 
-def test_every_other_file_and_master_is_the_same(upgrade):
-    before, after, _outcome, _output = upgrade
-    assert after[1] == before[1]  # contents
-    assert after[0] == before[0]  # inodes, modes, owners and times: nothing was rewritten
-    assert after[2] == before[2]  # same MainPID: a graceful reload, no restart
+def test_the_ini_changes_are_the_new_defaults_only(upgrade):
+    before, middle = upgrade[0][2], upgrade[1][2]
+    hook = "py-import = /etc/uwsgi-production/atexit_handlers.py"
+    # 8 processes: worker 1 at 2025 s, each next one 225 s later, the last at 3600 (uwsgi_model.stagger).
+    recycling = (["max-requests = 1000", "max-worker-lifetime = 3600"],
+                 ["max-worker-lifetime = 2025", "max-worker-lifetime-delta = 225"])
+    activated = changed_lines(before["/etc/uwsgi-production/upgraded.ini"], middle["/etc/uwsgi-production/upgraded.ini"])
+    assert activated == (sorted(recycling[0] + ["vacuum = true"]),
+                         sorted(recycling[1] + [hook, "skip-atexit-teardown = true", "vacuum = false"]))
+    own = changed_lines(before["/etc/uwsgi-production/upgraded-own.ini"], middle["/etc/uwsgi-production/upgraded-own.ini"])
+    assert own == (sorted(recycling[0]), sorted(recycling[1] + [hook, "skip-atexit-teardown = true"]))
+
+
+def test_the_unit_changes_are_the_stop_post_and_the_shorter_poll(upgrade):
+    before, middle = upgrade[0][2], upgrade[1][2]
+    for name in APPS:
+        path = f"/etc/systemd/system/uwsgi-{name}.service"
+        removed, added = changed_lines(before[path], middle[path])
+        directives = [line for line in added if not line.startswith("#")]
+        stop = [line for line in directives if line.startswith("ExecStop=")]
+        assert len(stop) == 1 and "do sleep 0.02; done" in stop[0]
+        post = [line for line in directives if line.startswith("ExecStopPost=")]
+        if name == "upgraded":
+            assert post == [f"ExecStopPost=+/bin/rm -f -- /run/uwsgi-{name}/uwsgi.pid /run/uwsgi-{name}/stats.sock"]
+        else:
+            assert post == []  # binds its own sockets: vacuum cleans up
+        assert sorted(directives) == sorted(stop + post), directives
+        assert [line for line in removed if not line.startswith("#")] == [stop[0].replace("sleep 0.02", "sleep 0.1")]
+
+
+def test_socket_units_and_secrets_are_untouched(upgrade):
+    before, middle = upgrade[0][0], upgrade[1][0]
+    kept = [path for path in before if path.endswith((".socket", ".env")) and "/last-good/" not in path]
+    assert len(kept) == 2, before
+    for path in kept:
+        assert middle[path] == before[path], path  # content, inode, mode, owner and time
+
+
+def test_a_second_run_changes_no_file_and_takes_no_action(upgrade):
+    _before, middle, after, outcomes, _output = upgrade
+    assert outcomes[1]["config_changed"] is False, outcomes[1]
+    # Every app is settled, so the role does not even call its service step (uwsgi_service).
+    assert outcomes[1]["settled"] is True, outcomes[1]
+    assert outcomes[1]["service_changed"] is False, outcomes[1]
+    assert outcomes[1]["actions"] == [], outcomes[1]
+    assert after[0] == middle[0]  # contents, inodes, modes, owners and times: nothing was rewritten
+    assert after[1] == middle[1]  # same MainPID: no restart, no reload
 
 
 def test_the_apps_still_answer(host, upgrade):
@@ -126,4 +168,4 @@ def test_the_apps_still_answer(host, upgrade):
 
 
 def test_the_secret_never_shows_in_the_output(upgrade):
-    assert "upgrade-s3cret" not in upgrade[3]
+    assert "upgrade-s3cret" not in upgrade[4]

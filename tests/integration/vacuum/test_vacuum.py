@@ -3,7 +3,10 @@
 systemd keeps the runtime directory (RuntimeDirectoryPreserve=yes), so whatever is gone after a
 stop was removed by uWSGI itself; the control app with vacuum off shows the files staying.
 vacuum-on and vacuum-off bind their own socket (socket_activation: false); vacuum-activated is the
-role's default, where systemd holds the socket: vacuum must leave that one alone.
+role's default, where systemd holds the socket: there vacuum is off (it would only log a VACUUM
+WARNING about that socket) and the unit's ExecStopPost= removes the pidfile2 and stats socket,
+leaving the socket alone. quiet-activated and quiet-own are a Flask app with an atexit handler:
+each stop runs it and logs no warning.
 """
 
 import pytest
@@ -76,7 +79,7 @@ def test_with_socket_activation_vacuum_leaves_the_socket_to_systemd(host):
     sock = f"/run/uwsgi-{ACTIVATED}/uwsgi.sock"
     host.check_output(f"systemctl stop uwsgi-{ACTIVATED}.service")
     assert stopped(host, ACTIVATED)
-    assert existing(host, ACTIVATED) == [sock], "pid file and stats socket vacuumed, the socket kept"
+    assert existing(host, ACTIVATED) == [sock], "pid file and stats socket removed (ExecStopPost=), the socket kept"
     assert host.file(sock).is_socket
     assert host.file(sock).mode == 0o660
     assert unit_properties(host, f"uwsgi-{ACTIVATED}.socket", "ActiveState")["ActiveState"] == "active"
@@ -85,3 +88,51 @@ def test_with_socket_activation_vacuum_leaves_the_socket_to_systemd(host):
     assert (status, body) == (200, "hello from uWSGI\n")
     assert unit_properties(host, f"uwsgi-{ACTIVATED}.service", "ActiveState")["ActiveState"] == "active"
     host.check_output(f"systemctl stop uwsgi-{ACTIVATED}.service uwsgi-{ACTIVATED}.socket")
+
+
+# --- A Flask app's stop: its atexit handlers run, nothing is warned, uWSGI's files are gone -------------
+
+QUIET = {"quiet-activated": ("uwsgi.pid", "stats.sock"), "quiet-own": ("uwsgi.sock", "uwsgi.pid", "stats.sock")}
+
+
+def journal_since(host, unit, since):
+    return host.check_output(f"journalctl --unit {unit} --since @{since} --no-pager --output cat")
+
+
+@pytest.mark.parametrize("app", sorted(QUIET))
+def test_a_flask_apps_stop_runs_its_atexit_handlers_and_logs_no_warning(host, app):
+    unit, markers = f"uwsgi-{app}.service", f"/srv/quiet/atexit/{app}"
+    host.check_output(f"rm -f {markers}/*")
+    host.check_output(f"systemctl start {unit}")
+    assert all(host.file(f"/run/uwsgi-{app}/{name}").exists for name in QUIET[app])
+    workers = [pid for pid, _user, args in uwsgi_processes(host, app) if "worker" in args]
+    assert len(workers) >= 2
+    since = host.check_output("date +%s.%N")
+    host.check_output(f"systemctl stop {unit}")
+    assert stopped(host, app)
+    log = journal_since(host, unit, since)
+    print(f"{app}: journal of its stop:\n{log}")
+    # Every worker ran the app's atexit handler (skip-atexit-teardown skipped Py_Finalize; the role's hook
+    # ran the handlers through uwsgi.atexit).
+    written = {int(name) for name in host.check_output(f"ls {markers}").split()}
+    assert set(workers) <= written, (workers, written)
+    assert "goodbye to uWSGI." in log
+    assert [line for line in log.splitlines() if "warn" in line.lower()] == []
+    assert [name for name in QUIET[app] if host.file(f"/run/uwsgi-{app}/{name}").exists] == []
+    assert unit_properties(host, unit, "Result")["Result"] == "success"
+
+
+def test_under_socket_activation_the_unit_not_vacuum_removes_uwsgis_files(host):
+    ini = host.file("/etc/uwsgi-production/quiet-activated.ini").content_string.splitlines()
+    assert "vacuum = false" in ini
+    assert "skip-atexit-teardown = true" in ini
+    assert "py-import = /etc/uwsgi-production/atexit_handlers.py" in ini
+    post = host.check_output("systemctl show --property ExecStopPost --value uwsgi-quiet-activated.service")
+    assert "/run/uwsgi-quiet-activated/uwsgi.pid /run/uwsgi-quiet-activated/stats.sock" in post
+    own = host.file("/etc/uwsgi-production/quiet-own.ini").content_string.splitlines()
+    assert "vacuum = true" in own
+    # The socket stays, systemd's: the next connection starts the app again, and it answers.
+    sock = "/run/uwsgi-quiet-activated/uwsgi.sock"
+    assert host.file(sock).is_socket
+    assert uwsgi_get(host, sock) == (200, "hello from Flask\n")
+    host.check_output("systemctl stop uwsgi-quiet-activated.service uwsgi-quiet-activated.socket")

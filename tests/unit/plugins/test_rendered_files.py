@@ -345,3 +345,100 @@ def test_debian_without_the_busyness_plugin_keeps_what_the_app_sets_itself():
     own_plugins = dict(app, options={**app["options"], "need-plugin": "python3,cheaper_busyness"})
     assert model.ini_options(own_plugins, system, "3.11", "2.0.21-debian", ["python3"])["need-plugin"] == \
         "python3,cheaper_busyness"
+
+
+# --- A quiet stop that still runs the app's atexit handlers (issue 15) ------------------------------
+
+def unit_lines(unit, prefix):
+    return [line for line in unit.splitlines() if line.startswith(prefix)]
+
+
+def test_defaults_skip_the_teardown_and_import_the_roles_atexit_hook_last(tmp_path):
+    app = dict(APP, options={"py-import": ["tracing", "/srv/demo/boot.py"]})
+    lines = ini_lines(render(tmp_path, app)[0])
+    assert "skip-atexit-teardown = true" in lines
+    hook = "/etc/uwsgi-production/" + model.ATEXIT_HOOK_NAME
+    assert [line for line in lines if line.startswith("py-import =")] == [
+        "py-import = tracing", "py-import = /srv/demo/boot.py", "py-import = " + hook]
+
+
+def test_the_hook_follows_the_config_dir_and_goes_with_skip_atexit_teardown(tmp_path):
+    moved = ini_lines(render(tmp_path, APP, uwsgi_production_config_dir="/etc/apps")[0])
+    assert "py-import = /etc/apps/" + model.ATEXIT_HOOK_NAME in moved
+    for value in (None, False, "false"):
+        app = dict(APP, options={"skip-atexit-teardown": value})
+        lines = ini_lines(render(tmp_path, app)[0])
+        assert not any(line.startswith("py-import =") for line in lines), value
+
+
+def test_the_hook_is_a_constant_that_runs_python_atexit_handlers_after_an_earlier_uwsgi_atexit():
+    # Nothing of any variable reaches the file: it is this constant, written as it is.
+    calls = []
+    fake = type("uwsgi", (), {"atexit": staticmethod(lambda: calls.append("earlier"))})
+    import atexit
+    import sys
+    saved = sys.modules.get("uwsgi")
+    sys.modules["uwsgi"] = fake
+    try:
+        namespace = {}
+        exec(compile(model.ATEXIT_HOOK, model.ATEXIT_HOOK_NAME, "exec"), namespace)  # noqa: S102 - the hook itself
+        atexit.register(calls.append, "handler")
+        fake.atexit()
+    finally:
+        if saved is None:
+            del sys.modules["uwsgi"]
+        else:
+            sys.modules["uwsgi"] = saved
+    assert calls == ["earlier", "handler"]
+    atexit.unregister(calls.append)
+
+
+def test_socket_activated_app_has_vacuum_off_and_the_unit_removes_uwsgis_own_files(rendered):
+    ini, unit, _socket = rendered
+    assert "vacuum = false" in ini_lines(ini)
+    assert unit_lines(unit, "ExecStopPost=") == [
+        "ExecStopPost=+/bin/rm -f -- /run/uwsgi-demo/uwsgi.pid /run/uwsgi-demo/stats.sock"]
+
+
+def test_an_app_binding_its_own_sockets_keeps_vacuum_and_has_no_stop_post(tmp_path):
+    ini, unit, _socket = render(tmp_path, dict(APP, socket_activation=False))
+    assert "vacuum = true" in ini_lines(ini)
+    assert unit_lines(unit, "ExecStopPost=") == []
+
+
+@pytest.mark.parametrize("options, removed", [
+    ({"vacuum": False}, None),                                    # the app's own choice: nothing removed
+    ({"vacuum": None}, None),
+    ({"pidfile2": "/srv/demo/demo.pid"}, ["/run/uwsgi-demo/stats.sock"]),   # moved elsewhere: kept
+    ({"stats": "127.0.0.1:9191", "stats-http": True}, ["/run/uwsgi-demo/uwsgi.pid"]),
+    ({"vacuum": "true"}, ["/run/uwsgi-demo/uwsgi.pid", "/run/uwsgi-demo/stats.sock"]),
+])
+def test_stop_cleanup_names_only_the_roles_own_paths_of_files_vacuum_would_remove(tmp_path, options, removed):
+    ini, unit, _socket = render(tmp_path, dict(APP, options=options))
+    lines = unit_lines(unit, "ExecStopPost=")
+    if removed is None:
+        assert lines == []
+        assert "vacuum = true" not in ini_lines(ini)
+    else:
+        assert lines == ["ExecStopPost=+/bin/rm -f -- " + " ".join(removed)]
+        assert "vacuum = false" in ini_lines(ini)
+
+
+def test_an_app_without_listening_sockets_is_not_activated_and_keeps_vacuum(tmp_path):
+    app = {key: value for key, value in APP.items() if key != "http_socket"}
+    app["socket"] = ""
+    ini, unit, _socket = render(tmp_path, app)
+    assert "vacuum = true" in ini_lines(ini)
+    assert unit_lines(unit, "ExecStopPost=") == []
+
+
+def test_the_stop_waits_for_the_master_in_short_steps(rendered):
+    stop = unit_lines(rendered[1], "ExecStop=")[0]
+    assert "do sleep 0.02; done" in stop
+
+
+@pytest.mark.parametrize("value, on", [
+    (True, True), ("true", True), ("1", True), (1, True), ("yes", True),
+    (False, False), ("false", False), (None, False), ("", False), (0, False), ("0", False), ([True], False)])
+def test_is_on_reads_ini_booleans(value, on):
+    assert model.is_on(value) is on

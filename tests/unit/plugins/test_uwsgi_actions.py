@@ -2,6 +2,7 @@
 
 import pytest
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_actions import choose_action, rollback_action, rollback_report, settled
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_model import effective_options
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_state import restart_needed
@@ -115,3 +116,35 @@ LISTENING = {"ActiveState": "active", "SubState": "listening", "UnitFileState": 
 def test_an_app_is_settled_only_when_the_service_step_has_nothing_to_do(
         changed, unit, socket_unit, activated, current, install, packages, expected):
     assert settled(changed, unit, socket_unit, activated, current, install, packages) is expected
+
+
+UNIT = """[Service]
+# The master stops on q.
+ExecStart=/opt/uwsgi/bin/uwsgi --ini /etc/uwsgi-production/a.ini
+ExecStop=/bin/sh -c 'echo q > /run/uwsgi-a/master.fifo; sleep 0.1'
+User=a
+"""
+
+
+@pytest.mark.parametrize("new, restart", [
+    (UNIT, False),
+    (UNIT.replace("sleep 0.1", "sleep 0.02"), False),
+    (UNIT.replace("User=a\n", "User=a\nExecStopPost=+/bin/rm -f -- /run/uwsgi-a/uwsgi.pid\n"), False),
+    (UNIT.replace("# The master stops on q.", "# The master stops on q (a new comment)."), False),
+    (UNIT.replace("User=a", "User=b"), True),
+    (UNIT.replace("--ini", "--strict --ini"), True),
+    (UNIT + "Environment=A=1\n", True),
+])
+def test_a_unit_changed_in_its_stop_directives_alone_needs_no_restart(new, restart):
+    assert actions.unit_restart_needed(UNIT, new) is restart
+    assert actions.unit_restart_needed("", new) is True  # no last good unit: nothing to compare with
+
+
+def test_a_stop_directives_change_is_a_reload_and_with_anything_else_a_restart():
+    assert actions.choose_action(True, ["unit"], unit_restart=False) == "reload"
+    assert actions.choose_action(True, ["unit", "ini"], unit_restart=False) == "reload"
+    assert actions.choose_action(True, ["unit", "ini"], restart_needed=True, unit_restart=False) == "restart"
+    assert actions.choose_action(True, ["unit", "env"], unit_restart=False) == "restart"
+    assert actions.choose_action(True, ["unit"], install_changed=True, unit_restart=False) == "restart"
+    assert actions.choose_action(True, ["unit"]) == "restart"
+    assert actions.choose_action(False, ["unit"], unit_restart=False) == "start"

@@ -1,15 +1,19 @@
-"""The Python renderer writes, byte for byte, what release 0.1.0's Jinja templates wrote.
+"""The Python renderer writes, byte for byte, the golden files.
 
-golden/ holds the files those templates rendered (by ansible-playbook, once, when the renderer replaced
-them) for the cases of golden/cases.json: an app with overrides, removals and a list; one with every
-service key, its own user and groups, environment, secrets and hardening overrides; one that binds its
-own sockets; one without a master fifo; and the system install method on Python 3.13 (each case names the
-host's uWSGI release). Since then, only a new default has changed them, and only in its own lines
-(NEW_DEFAULT_LINES): staggered recycling (no max-requests; max-worker-lifetime per worker, with its delta).
-A host configured by 0.1.0 therefore sees exactly those lines change after the upgrade (molecule/upgrade).
+golden/ holds, for the cases of golden/cases.json (an app with overrides, removals and a list; one with
+every service key, its own user and groups, environment, secrets and hardening overrides; one that binds
+its own sockets; one without a master fifo; and the system install method on Python 3.13; each case names
+the host's uWSGI release), first the files release 0.1.0's Jinja templates rendered (by ansible-playbook,
+once, when the renderer replaced them), then each deliberate change to them since, reviewed as its diff in
+git: staggered recycling (no max-requests; max-worker-lifetime per worker, with its delta) and the stop
+defaults of issue 15 (skip-atexit-teardown and the role's atexit hook in every ini; under socket
+activation vacuum off and the unit's ExecStopPost= instead). A host configured by 0.1.0 sees exactly
+those lines change after the upgrade (molecule/upgrade). After such a change, regenerate them with
+`PYOPS_UPDATE_GOLDEN=1 pytest tests/unit/plugins/test_uwsgi_render.py` and read the diff.
 """
 
 import json
+import os
 import pathlib
 
 import pytest
@@ -44,8 +48,11 @@ def rendered(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
-def test_each_file_is_what_the_templates_wrote(case):
+def test_each_file_is_its_golden_file(case):
     files = rendered(case)
+    if os.environ.get("PYOPS_UPDATE_GOLDEN") == "1":
+        for kind, text in files.items():
+            (GOLDEN / ("%s.%s" % (case["id"], kind))).write_text(text)
     expected = sorted(path.suffix[1:] for path in GOLDEN.glob(case["id"] + ".*"))
     assert sorted(files) == expected
     for kind, text in files.items():
