@@ -77,9 +77,11 @@ def test_of_many_runs_at_once_exactly_one_takes_it(tmp_path):
     procs = [multiprocessing.get_context("fork").Process(target=_race, args=(path, n, queue)) for n in range(1, 9)]
     for proc in procs:
         proc.start()
+    # Generous timeouts: on a loaded 2-core machine (the fast tests run beside other work) eight forks of
+    # the pytest process can take seconds to start; the verdicts, not the time, are what is tested.
     for proc in procs:
-        proc.join(10)
-    verdicts = sorted(queue.get(timeout=5)[1] for proc in procs)
+        proc.join(60)
+    verdicts = sorted(queue.get(timeout=60)[1] for proc in procs)
     assert verdicts == ["check"] * 7 + ["take"]
 
 
