@@ -2,7 +2,7 @@
 real flocks and real processes."""
 
 import json
-import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -65,24 +65,28 @@ def test_a_record_cut_short_holds_nothing(tmp_path):
     assert json.loads(path.read_text())["pid"] == 100
 
 
-def _race(path, name, queue):
-    run = {"controller": "ctl", "pid": name, "started": 1}
-    verdict, _held = Lock(path).acquire(run)
-    queue.put((name, verdict))
+# One run of the race: a process of its own (started with subprocess, not forked from pytest, whose threads
+# can leave a forked child deadlocked) that waits for the start file, then tries to take the lock.
+RACER = """
+import os, sys, time
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_lock import Lock
+path, start, name = sys.argv[1], sys.argv[2], int(sys.argv[3])
+while not os.path.exists(start):
+    time.sleep(0.001)
+print(Lock(path).acquire({"controller": "ctl", "pid": name, "started": 1})[0])
+"""
 
 
 def test_of_many_runs_at_once_exactly_one_takes_it(tmp_path):
-    path = str(tmp_path / "lock")
-    queue = multiprocessing.get_context("fork").Queue()
-    procs = [multiprocessing.get_context("fork").Process(target=_race, args=(path, n, queue)) for n in range(1, 9)]
-    for proc in procs:
-        proc.start()
-    # Generous timeouts: on a loaded 2-core machine (the fast tests run beside other work) eight forks of
-    # the pytest process can take seconds to start; the verdicts, not the time, are what is tested.
-    for proc in procs:
-        proc.join(60)
-    verdicts = sorted(queue.get(timeout=60)[1] for proc in procs)
-    assert verdicts == ["check"] * 7 + ["take"]
+    path, start = str(tmp_path / "lock"), tmp_path / "start"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, path, str(start), str(n)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(1, 9)]
+    time.sleep(0.5)
+    start.touch()  # all eight at once
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs), outputs
+    assert sorted(out.strip() for out, _err in outputs) == ["check"] * 7 + ["take"]
 
 
 def test_the_controller_tells_a_live_run_from_a_killed_one():
