@@ -90,6 +90,11 @@ def test_effective_config_holds_every_recommended_option(host):
     base, delta = model.stagger(options["max-worker-lifetime"], options["processes"], model.MIN_WORKER_LIFETIME)
     assert base + (options["processes"] - 1) * delta == options["max-worker-lifetime"]
     rendered["max-worker-lifetime"], rendered["max-worker-lifetime-delta"] = base, delta
+    # Under socket activation systemd holds the sockets: vacuum is off in the ini (it would only warn about
+    # the socket it did not make) and the unit's ExecStopPost= removes the pidfile2 and stats socket.
+    if all(app.get("socket_activation", SCENARIO_VARS.get("uwsgi_production_socket_activation", True))
+           for app in SCENARIO_VARS["uwsgi_production_apps"]):
+        rendered["vacuum"] = False
     gets = " ".join(f"--get {key}" for key in rendered)
     # No --strict on the command line: it would hide the ini's own "strict" from --get.
     # --set vacuum=false keeps this check from removing the live app's files; --get prints the
