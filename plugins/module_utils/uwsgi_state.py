@@ -391,3 +391,12 @@ def seed_last_good(role, name, old):
             write_atomically(where[key], text, "root", "root", mode)
             written.append(where[key])
     return written
+
+
+def binary_has_ssl(run, uwsgi):
+    """Whether the uWSGI binary was built with SSL, from `uwsgi --cflags` (uwsgi_facts and uwsgi_config both
+    ask); False when it does not exist. `run(argv)` gives (rc, stdout, stderr)."""
+    if not os.path.exists(uwsgi):
+        return False
+    rc, out, _err = run([uwsgi, "--cflags"])
+    return rc == 0 and model.has_ssl(out)

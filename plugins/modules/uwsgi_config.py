@@ -216,8 +216,7 @@ def missing_ssl(module, role, apps):
     uwsgi = model.binary(role)
     if not names or not os.path.exists(uwsgi):
         return []
-    rc, out, _err = module.run_command([uwsgi, "--cflags"])
-    if rc == 0 and model.has_ssl(out):
+    if state.binary_has_ssl(module.run_command, uwsgi):
         return []
     if role.get("install_method") == "system":
         fix = ("Debian's build of uWSGI on this host has no SSL: serve HTTPS with uwsgi_production_install_method = pip "

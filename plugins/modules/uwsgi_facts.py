@@ -205,14 +205,6 @@ def venv_version(venv):
     return "%s.%s" % match.groups() if match else ""
 
 
-def binary_has_ssl(run, uwsgi):
-    """Whether the uWSGI binary was built with SSL, from `uwsgi --cflags`; False when it does not exist."""
-    if not os.path.exists(uwsgi):
-        return False
-    rc, out, _err = run([uwsgi, "--cflags"])
-    return rc == 0 and model.has_ssl(out)
-
-
 def take_lock(module, poll=1.0):
     """Take the run lock for the run of the parameters, waiting up to lock_wait seconds for another
     controller's run: {verdict, held (the record before), waited}."""
@@ -274,7 +266,7 @@ def main():
     if wrong:
         module.fail_json(msg="\n".join(wrong), python_version=embedded)
     exists = os.path.exists(model.binary(role))
-    ssl = binary_has_ssl(module.run_command, model.binary(role))
+    ssl = state.binary_has_ssl(module.run_command, model.binary(role))
     module.exit_json(
         changed=False,
         python_version=embedded,

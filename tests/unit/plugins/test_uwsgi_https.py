@@ -16,7 +16,6 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render as render
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate as validator
-from ansible_collections.pyops.uwsgi.plugins.modules import uwsgi_facts as facts
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 DEFAULTS = yaml.safe_load((REPO / "roles" / "uwsgi_production" / "defaults" / "main.yml").read_text(encoding="utf-8"))
@@ -89,9 +88,9 @@ def test_facts_ask_the_binary_itself_and_a_missing_binary_has_no_ssl(tmp_path):
         assert argv == [str(script), "--cflags"]
         return 0, "-O2 -DUWSGI_SSL -DUWSGI_PCRE2\n", ""
 
-    assert facts.binary_has_ssl(run, str(script))
-    assert not facts.binary_has_ssl(lambda argv: (0, "-O2\n", ""), str(script))
-    assert not facts.binary_has_ssl(run, str(tmp_path / "missing"))
+    assert state.binary_has_ssl(run, str(script))
+    assert not state.binary_has_ssl(lambda argv: (0, "-O2\n", ""), str(script))
+    assert not state.binary_has_ssl(run, str(tmp_path / "missing"))
 
 
 # --- A change of the certificate or key restarts the app -----------------------------------------------
