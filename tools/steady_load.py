@@ -2,7 +2,7 @@
 
 Sends GET requests at a fixed rate (one new connection each, like a web server in front would) to an
 HTTP address (host:port) or a uwsgi-protocol unix socket, until --duration runs out or --stop-file
-appears. Every request is recorded; at the end a JSON report goes to --out (or stdout):
+appears (but not before --min-duration). Every request is recorded; at the end a JSON report goes to --out (or stdout):
 
   {"sent": N, "ok": N, "failed": N, "errors": {"<kind>": N}, "rate": R, "started": T0,
    "records": [[t_offset_s, latency_s, status_or_0, error_or_""], ...]}
@@ -62,7 +62,7 @@ def one_request(target, path, timeout):
     return int(words[1]), ""
 
 
-def run(target, path, rate, duration, stop_file, timeout):
+def run(target, path, rate, duration, stop_file, timeout, min_duration=0.0):
     records = []
     lock = threading.Lock()
     started = time.time()
@@ -80,7 +80,7 @@ def run(target, path, rate, duration, stop_file, timeout):
             offset = n / rate
             if duration and offset >= duration:
                 break
-            if stop_file and n % max(1, int(rate / 10)) == 0 and os.path.exists(stop_file):
+            if stop_file and offset >= min_duration and n % max(1, int(rate / 10)) == 0 and os.path.exists(stop_file):
                 break
             delay = t0 + offset - time.monotonic()
             if delay > 0:
@@ -108,6 +108,8 @@ def main():
     parser.add_argument("--rate", type=float, default=100, help="requests per second")
     parser.add_argument("--duration", type=float, default=0, help="seconds (0: until --stop-file)")
     parser.add_argument("--stop-file", help="stop once this file exists")
+    parser.add_argument("--min-duration", type=float, default=0,
+                        help="seconds to run at least, even when --stop-file appears sooner")
     parser.add_argument("--timeout", type=float, default=30, help="seconds one request may take")
     parser.add_argument("--out", help="write the JSON report here (default: stdout)")
     args = parser.parse_args()
@@ -116,7 +118,7 @@ def main():
     if args.http and not args.http.startswith(("127.", "localhost:", "[::1]:")):
         parser.error("--http must be a loopback address: load stays inside the host")
     target = ("http", args.http) if args.http else ("uwsgi", args.uwsgi)
-    report = run(target, args.path, args.rate, args.duration, args.stop_file, args.timeout)
+    report = run(target, args.path, args.rate, args.duration, args.stop_file, args.timeout, args.min_duration)
     text = json.dumps(report)
     if args.out:
         tmp = args.out + ".tmp"
