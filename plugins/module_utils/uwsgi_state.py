@@ -400,3 +400,12 @@ def binary_has_ssl(run, uwsgi):
         return False
     rc, out, _err = run([uwsgi, "--cflags"])
     return rc == 0 and model.has_ssl(out)
+
+
+def python_version(run, python):
+    """major.minor of a Python interpreter ('' when it cannot be asked): uwsgi_facts checks the apps'
+    virtualenvs against it, uwsgi_config derives the options from it. `run(argv)` gives (rc, stdout, stderr)."""
+    if not os.path.exists(python):
+        return ""
+    rc, out, _err = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    return out.strip() if rc == 0 else ""

@@ -159,14 +159,6 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as 
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
 
-def read_python_version(module, python):
-    """major.minor of the Python uWSGI embeds (the options depend on it); '' when it cannot be asked."""
-    if not os.path.exists(python):
-        return ""
-    rc, out, _err = module.run_command([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-    return out.strip() if rc == 0 else ""
-
-
 def read_uwsgi_version(module, role):
     """The release of the uWSGI binary the apps run ("2.0.31", "2.0.21-debian"), asked once per host: the
     options the role derives depend on it. Before uWSGI is installed (check mode on a fresh host): the
@@ -276,7 +268,7 @@ def main():
     )
     role, secrets, managed = module.params["role"], module.params["secrets"] or {}, module.params["managed"]
     apps = model.present_apps(module.params["apps"])
-    python_version = read_python_version(module, role["python"])
+    python_version = state.python_version(module.run_command, role["python"])
     uwsgi_version = read_uwsgi_version(module, role)
     plugins = read_plugins(role)
     with_secrets = set(model.secret_apps(secrets))

@@ -181,14 +181,6 @@ def pip_version(venv):
     return name.rsplit(".", 1)[0].split("-")[0]
 
 
-def python_version(run, python):
-    """major.minor of a Python interpreter; '' when it cannot be asked."""
-    if not os.path.exists(python):
-        return ""
-    rc, out, _err = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-    return out.strip() if rc == 0 else ""
-
-
 def venv_version(venv):
     """major.minor of the Python that made a virtualenv, from its pyvenv.cfg (venv's `version`, or
     virtualenv's `version_info`); '' when it does not say."""
@@ -251,7 +243,7 @@ def main():
                 if app.get("virtualenv") and os.path.exists(os.path.join(app["virtualenv"], "bin", "python"))]
     # Debian's python3 plugin embeds /usr/bin/python3; the pip method's uWSGI, uwsgi_production_python.
     python = "/usr/bin/python3" if role.get("install_method") == "system" else role["python"]
-    embedded = python_version(module.run_command, python)
+    embedded = state.python_version(module.run_command, python)
     wrong = []
     for index, app in enumerate(apps):
         if app in existing and embedded:

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 from ansible_collections.pyops.uwsgi.plugins.modules import uwsgi_facts as facts
 
 
@@ -16,14 +17,14 @@ def test_a_virtualenv_says_which_python_made_it(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     assert facts.venv_version(str(venv)) == "%d.%d" % sys.version_info[:2]
-    assert facts.python_version(run, sys.executable) == "%d.%d" % sys.version_info[:2]
+    assert state.python_version(run, sys.executable) == "%d.%d" % sys.version_info[:2]
 
 
 def test_virtualenvs_own_version_info_wins_and_nothing_is_unknown(tmp_path):
     (tmp_path / "pyvenv.cfg").write_text("home = /usr/bin\nversion_info = 3.9.18.final.0\nvirtualenv = 20.25.0\n")
     assert facts.venv_version(str(tmp_path)) == "3.9"
     assert facts.venv_version(str(tmp_path / "missing")) == ""
-    assert facts.python_version(run, str(tmp_path / "no-python")) == ""
+    assert state.python_version(run, str(tmp_path / "no-python")) == ""
 
 
 def test_the_uwsgi_release_comes_from_pips_metadata(tmp_path):
