@@ -143,6 +143,11 @@ left_out:
       why: "uWSGI 2.0.18 has no max-worker-lifetime-delta (added in 2.0.19) ..."
       apps: [hello]
       text: "max-worker-lifetime-delta is left out of the ini of 'hello' ..."
+failed_file:
+  description: The file the call could not write (a full or read-only file system); every file it had replaced is put back.
+  returned: failure writing a file
+  type: str
+  sample: /etc/uwsgi-production/hello.ini
 """
 
 import os

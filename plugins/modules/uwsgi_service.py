@@ -84,6 +84,13 @@ last_good:
   returned: always
   type: list
   elements: str
+failed_file:
+  description:
+    - The last good file the call could not write (a full or read-only file system) although every app it touched was
+      healthy; the role's rescue then rolls the apps back.
+  returned: failure writing a last good file
+  type: str
+  sample: /etc/uwsgi-production/last-good/hello.ini
 """
 
 from concurrent.futures import ThreadPoolExecutor
