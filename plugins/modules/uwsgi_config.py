@@ -25,6 +25,8 @@ description:
   - The internal module of the role C(pyops.uwsgi.uwsgi_production); its inputs have been validated.
 author:
   - pyops engineers (@pyops)
+extends_documentation_fragment:
+  - pyops.uwsgi.run_lock
 options:
   apps:
     description: The role's O(apps) (C(uwsgi_production_apps)); those with C(state=absent) are skipped.
@@ -62,12 +64,6 @@ options:
     type: list
     elements: str
     default: []
-  run:
-    description:
-      - The run that holds the host's run lock (the C(run) result of M(pyops.uwsgi.uwsgi_facts)). The lock is
-        renewed before anything is written, and this call fails, writing nothing, when another run holds it.
-      - Null (check mode, or no lock taken) skips the lock.
-    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

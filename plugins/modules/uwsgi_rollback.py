@@ -21,6 +21,8 @@ description:
   - Always fails, with the run's failure followed by what was rolled back and how each app answered.
 author:
   - pyops engineers (@pyops)
+extends_documentation_fragment:
+  - pyops.uwsgi.run_lock
 options:
   failure:
     description: What failed (the failed task's message).
@@ -42,12 +44,6 @@ options:
     description: The inventory name of the host, for the message.
     type: str
     required: true
-  run:
-    description:
-      - The run that holds the host's run lock (the C(run) result of M(pyops.uwsgi.uwsgi_facts)). The lock is
-        renewed before anything is written, and this call fails, writing nothing, when another run holds it.
-      - Null (check mode, or no lock taken) skips the lock.
-    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

@@ -23,6 +23,8 @@ description:
   - The internal module of the role C(pyops.uwsgi.uwsgi_production).
 author:
   - pyops engineers (@pyops)
+extends_documentation_fragment:
+  - pyops.uwsgi.run_lock
 options:
   apps:
     description: "The C(apps) result of M(pyops.uwsgi.uwsgi_config): each app's model and which of its files changed."
@@ -45,12 +47,6 @@ options:
     description: How many journal lines to show for an app that failed.
     type: int
     default: 25
-  run:
-    description:
-      - The run that holds the host's run lock (the C(run) result of M(pyops.uwsgi.uwsgi_facts)). The lock is
-        renewed before anything is written, and this call fails, writing nothing, when another run holds it.
-      - Null (check mode, or no lock taken) skips the lock.
-    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
