@@ -7,7 +7,8 @@ one-task play in the same batches (playbooks/fleet_baseline.yml), and a rollout 
 change (one app's harakiri, on every host) set by one run and reverted by the next. With
 BENCH_BASELINE_REF (benchlib/baseline_collection.py) the baseline collection's rolling_update runs in
 the same rounds: which collection goes first alternates, and the change is set by one and reverted
-by the other (runtime.reload_steps). Reported per rollout: seconds, seconds per batch, the ratio to the
+by the other (runtime.reload_steps); a rollout whose collection did not run last comes after an
+untimed settle rollout of its own (runtime.LastRun: the two need not write the same files). Reported per rollout: seconds, seconds per batch, the ratio to the
 one-task play of the same round and this checkout over the baseline (medians of per-round ratios)."""
 
 from . import apps, baseline_collection, hosts, runtime, stats
@@ -29,21 +30,37 @@ def rollout(ctx, number, kind, apps_file, old=None):
     return {"round": number, "apps": len(HOSTS), "kind": kind, **result}
 
 
-def rounds(ctx, default_file, changed_file, old):
-    """The interleaved rounds: no-change rollouts, the one-task play, the change set and reverted."""
+def settled_rollout(ctx, last, number, kind, apps_file, old):
+    """[an untimed settle rollout, when the other collection ran last] + [the timed rollout]."""
+    is_old = kind.endswith("_old")
     runs = []
+    settle_file = last.settle_file("fleet", is_old)
+    if settle_file is not None:
+        ctx.say(f"fleet: round {number + 1}, settle rollout (untimed, {'baseline' if is_old else 'this checkout'})")
+        runs.append(rollout(ctx, number, "settle_old" if is_old else "settle", settle_file, old))
+    runs.append(rollout(ctx, number, kind, apps_file, old))
+    last.ran("fleet", is_old, apps_file)
+    return runs
+
+
+def rounds(ctx, default_file, changed_file, old):
+    """The interleaved rounds: no-change rollouts, the one-task play, the change set and reverted.
+    The fleet was last run by this checkout's first rollout."""
+    runs = []
+    last = runtime.LastRun()
+    last.ran("fleet", False, default_file)
     for number in range(ctx.settings.fleet_rounds):
         kinds = ["rerun", "rerun_old"] if old else ["rerun"]
         for kind in kinds if number % 2 == 0 else reversed(kinds):
             ctx.say(f"fleet: round {number + 1}, rollout with no change ({KINDS[kind]})")
-            runs.append(rollout(ctx, number, kind, default_file, old))
+            runs += settled_rollout(ctx, last, number, kind, default_file, old)
         ctx.say(f"fleet: round {number + 1}, one-task play in the same batches")
         runs.append({"round": number, "apps": len(HOSTS), "kind": PLAY,
                      **hosts.fleet_playbook(HOSTS, "fleet_baseline.yml", log=ctx.log)})
         for kind, direction in runtime.reload_steps(number, old):
             ctx.say(f"fleet: round {number + 1}, rollout of the change ({direction}, {KINDS[kind]})")
-            run = rollout(ctx, number, kind, changed_file if direction == "set" else default_file, old)
-            runs.append({**run, "direction": direction})
+            done = settled_rollout(ctx, last, number, kind, changed_file if direction == "set" else default_file, old)
+            runs += done[:-1] + [{**done[-1], "direction": direction}]
     return runs
 
 

@@ -8,11 +8,14 @@ once. On the largest host each round also applies one reload-class change to one
 set by one run and reverted by the next, so that every such run is a real change.
 
 With BENCH_BASELINE_REF (benchlib/baseline_collection.py) the collection of that commit is timed on
-the same hosts in the same rounds: its re-run (the files it writes are byte for byte this checkout's,
-so it finds nothing to do either), its reload-class change (even rounds: this checkout sets it and the
-baseline reverts it; odd rounds the other way round), and, for the smallest and the largest app
-count, a fresh converge on a fresh host of its own. Within a round the two collections alternate
-which one goes first. Every figure is also given as a ratio to the one-task play of the same host and
+the same hosts in the same rounds: its re-run, its reload-class change (even rounds: this checkout
+sets it and the baseline reverts it; odd rounds the other way round), and, for the smallest and the
+largest app count, a fresh converge on a fresh host of its own. Within a round the two collections
+alternate which one goes first. The two collections need not write the same files (a default changed
+since the baseline), so a timed run whose collection is not the one that ran last on its host comes
+after an untimed settle run of its own collection with the apps the host has (kind "settle", with its
+changed count): a re-run is then a re-run and a change one change, never the other collection's
+files rewritten. Every figure is also given as a ratio to the one-task play of the same host and
 round (the median of the per-round ratios), which is what the targets of issue 12 are set in."""
 
 import copy
@@ -115,7 +118,39 @@ def reload_steps(number, old):
     return [("reload_old", "set"), ("reload", "revert")]
 
 
-def reload_runs(ctx, number, host, app_list, change, old):
+class LastRun:
+    """Which collection ran last on each host, and with which apps file: what settle needs."""
+
+    def __init__(self):
+        self.by_host = {}
+
+    def ran(self, host, is_old, apps_file):
+        self.by_host[host] = (is_old, apps_file)
+
+    def settle_file(self, host, is_old):
+        """The apps file an untimed settle run of this collection needs first, or None when this
+        collection ran last on the host (or nothing did)."""
+        last = self.by_host.get(host)
+        return last[1] if last and last[0] != is_old else None
+
+
+def timed_run(ctx, last, number, count, host, apps_file, old=None, **role_args):
+    """role_run after, when the other collection ran last on the host, an untimed settle run of this
+    one with the apps the host has: [the settle run's record, if any], the timed run's result."""
+    is_old = old is not None
+    records = []
+    settle_file = last.settle_file(host, is_old)
+    if settle_file is not None:
+        ctx.say(f"runtime: settle run ({'baseline' if is_old else 'this checkout'}, untimed) on {host}")
+        settled = role_run(ctx, host, [settle_file], old)
+        records.append({"round": number, "apps": count, "kind": "settle", "baseline": is_old,
+                        "seconds": settled["seconds"], "recap": settled["recap"]})
+    result = role_run(ctx, host, [apps_file], old, **role_args)
+    last.ran(host, is_old, apps_file)
+    return records, result
+
+
+def reload_runs(ctx, last, number, host, app_list, change, old):
     """This round's reload-class changes on the largest host (it ends on the unchanged apps)."""
     runs = []
     default_file = ctx.apps_file(host, app_list)
@@ -123,17 +158,22 @@ def reload_runs(ctx, number, host, app_list, change, old):
     for kind, direction in reload_steps(number, old):
         ctx.say(f"runtime: round {number + 1}, reload-class change ({change['what']} on {change['app']}, "
                 f"{direction}), {'baseline' if kind == 'reload_old' else 'this checkout'}")
-        extra = [changed_file if direction == "set" else default_file]
+        apps_file = changed_file if direction == "set" else default_file
         outcome = None if kind == "reload_old" else ctx.work / f"outcome-reload-{number}-{direction}.json"
-        run = role_run(ctx, host, extra, old if kind == "reload_old" else None, outcome, app=change["app"])
+        settles, run = timed_run(ctx, last, number, len(app_list), host, apps_file,
+                                 old if kind == "reload_old" else None, outcome=outcome, app=change["app"])
+        runs += settles
         runs.append({"round": number, "apps": len(app_list), "kind": kind, "direction": direction, **run})
     return runs
 
 
 def interleaved_runs(ctx, targets, old=None, change=None):
     """Rounds of (re-run, the baseline's re-run, one-task play) on every host, then the largest
-    host's reload-class changes."""
+    host's reload-class changes. Each host was last run by this checkout's fresh converge."""
     runs = []
+    last = LastRun()
+    for host, app_list in targets:
+        last.ran(host, False, ctx.apps_file(host, app_list))
     for number in range(ctx.settings.rt_rounds):
         for host, app_list in targets:
             ctx.say(f"runtime: round {number + 1}, re-run{'s' if old else ''} and one-task play, "
@@ -141,12 +181,14 @@ def interleaved_runs(ctx, targets, old=None, change=None):
             apps_file = ctx.apps_file(host, app_list)
             kinds = ["rerun", "rerun_old"] if old else ["rerun"]
             for kind in kinds if number % 2 == 0 else reversed(kinds):
-                rerun = role_run(ctx, host, [apps_file], old if kind == "rerun_old" else None)
+                settles, rerun = timed_run(ctx, last, number, len(app_list), host, apps_file,
+                                           old if kind == "rerun_old" else None)
+                runs += settles
                 runs.append({"round": number, "apps": len(app_list), "kind": kind, **rerun})
             base = hosts.playbook(host, "baseline.yml", log=ctx.log)
             runs.append({"round": number, "apps": len(app_list), "kind": PLAY, **base})
             if change and host == ctx.main:
-                runs += reload_runs(ctx, number, host, app_list, change, old)
+                runs += reload_runs(ctx, last, number, host, app_list, change, old)
     return runs
 
 

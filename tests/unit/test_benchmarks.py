@@ -560,6 +560,59 @@ def test_runtime_report_and_readme_table():
         assert words in text
 
 
+class SequenceCtx:
+    """Just what interleaved_runs needs of a benchmark context; apps files are their labels."""
+
+    main = "pyops-bench-main"
+    options = {"harakiri": 60}
+
+    def __init__(self, tmp_path, rounds):
+        self.settings = type("Settings", (), {"rt_rounds": rounds})()
+        self.work = tmp_path
+        self.log = tmp_path / "log"
+
+    def apps_file(self, label, _app_list):
+        return label
+
+    def say(self, _text):
+        pass
+
+
+def test_runtime_settles_a_host_the_other_collection_ran_last(tmp_path, monkeypatch):
+    """Each timed run finds the host as its own collection left it: a settle run of that collection
+    comes first whenever the other one ran last there, and never otherwise."""
+    calls = []
+
+    def fake_role_run(_ctx, host, extra, old=None, outcome=None, app=None):
+        calls.append((host, "old" if old else "new", extra[0]))
+        return {"seconds": 1.0, "recap": {"tasks": 20, "changed": 0}, "slowest_tasks": []}
+
+    monkeypatch.setattr(runtime, "role_run", fake_role_run)
+    monkeypatch.setattr(runtime.hosts, "playbook", lambda *_a, **_k: {"seconds": 0.5, "recap": {"tasks": 1}})
+    ctx = SequenceCtx(tmp_path, 2)
+    targets = [("pyops-bench-scale1", ["a"]), (ctx.main, ["a", "b", "c"])]
+    change = runtime.reload_change(ctx, [{"name": n} for n in "abc"])
+    runs = runtime.interleaved_runs(ctx, targets, OLD, change)
+    kinds = [(r["apps"], r["kind"], r.get("baseline")) for r in runs if r["kind"] != "baseline"]
+    assert kinds == [
+        (1, "rerun", None), (1, "settle", True), (1, "rerun_old", None),
+        (3, "rerun", None), (3, "settle", True), (3, "rerun_old", None),
+        (3, "settle", False), (3, "reload", None), (3, "settle", True), (3, "reload_old", None),
+        (1, "rerun_old", None), (1, "settle", False), (1, "rerun", None),
+        (3, "rerun_old", None), (3, "settle", False), (3, "rerun", None),
+        (3, "settle", True), (3, "reload_old", None), (3, "settle", False), (3, "reload", None)]
+    # A settle run applies what the host has: the revert's settle runs with the changed apps.
+    main = [(who, apps_file) for host, who, apps_file in calls if host == ctx.main]
+    assert main[:6] == [("new", ctx.main), ("old", ctx.main), ("old", ctx.main), ("new", ctx.main),
+                        ("new", f"{ctx.main}-reload"), ("old", f"{ctx.main}-reload")]
+    # The analysis leaves the settle runs out of every figure.
+    assert runtime.size_row(1, playbook_run(9.0), runs)["rerun_s_runs"] == [1.0, 1.0]
+    # Without a baseline there is nothing to settle.
+    calls.clear()
+    runs = runtime.interleaved_runs(ctx, targets, None, change)
+    assert not [r for r in runs if r["kind"] == "settle"] and len(calls) == 2 * (1 + 1 + 2)
+
+
 def test_baseline_collection_ref_and_path():
     assert baseline_collection.resolve("") is None and baseline_collection.resolve("off") is None
     assert baseline_collection.resolve("previous") == "88cb4545063087591f6141edbf98413537b73d7d"
