@@ -81,7 +81,7 @@ def python_version(host):
 
 def test_effective_config_holds_every_recommended_option(host):
     """uWSGI itself parses the live ini; every recommended option has the default's value (on Python
-    3.13+ but py-call-osafterfork, which aborts every worker there: vars/main.yml)."""
+    3.13+ but py-call-osafterfork, which aborts every worker there: uwsgi_model.python_options)."""
     options = DEFAULTS["uwsgi_production_options"]
     py313 = python_version(host) >= (3, 13)
     rendered = {key: value for key, value in options.items() if not (py313 and key == "py-call-osafterfork")}
