@@ -127,7 +127,8 @@ def runtime_text(bench, settings):
                      "by one run and reverted by the next (s: without the benchmark's outcome task; app reload: from "
                      "the reload until the app answered, as the role reports it)\n" + table(header, reload_rows)
                      + f"\nnew/old: {cell(reload['new_over_old'])}; every run a change applied by a reload: "
-                     f"{cell(reload['every_run_reloaded'])}")
+                     f"{cell(reload['every_run_reloaded'])}"
+                     + (f" (baseline's: {cell(reload.get('baseline_every_run_reloaded'))})" if old else ""))
         if old and not any(r["kind"] == "reload_old" and r["app_reload_s_median"] is not None for r in reload["rows"]):
             parts.append("The baseline role reports no reload time of its own (it registers no "
                          "_uwsgi_production_service): its '(s - reload)/play' is not measured")

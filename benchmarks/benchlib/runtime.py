@@ -56,8 +56,8 @@ def plan(ctx):
 # --- The runs ------------------------------------------------------------------------------------
 def role_run(ctx, host, extra, old=None, outcome=None, app=None):
     """role.yml on host with the given extra vars, with this checkout's collection or (old) the
-    baseline's. outcome: a file for the role's own result (this checkout's role only); app: the app
-    whose action and reload time are wanted (reload_facts)."""
+    baseline's. outcome: a file for the role's own result (empty for a role that registers no
+    _uwsgi_production_service); app: the app whose action and reload time are wanted (reload_facts)."""
     extra = list(extra)
     if outcome is not None:
         pathlib.Path(outcome).unlink(missing_ok=True)
@@ -159,7 +159,7 @@ def reload_runs(ctx, last, number, host, app_list, change, old):
         ctx.say(f"runtime: round {number + 1}, reload-class change ({change['what']} on {change['app']}, "
                 f"{direction}), {'baseline' if kind == 'reload_old' else 'this checkout'}")
         apps_file = changed_file if direction == "set" else default_file
-        outcome = None if kind == "reload_old" else ctx.work / f"outcome-reload-{number}-{direction}.json"
+        outcome = ctx.work / f"outcome-{kind}-{number}-{direction}.json"
         settles, run = timed_run(ctx, last, number, len(app_list), host, apps_file,
                                  old if kind == "reload_old" else None, outcome=outcome, app=change["app"])
         runs += settles
@@ -402,20 +402,30 @@ def reload_row(runs, kind):
     }
 
 
+def every_run_reloaded(row):
+    """Whether each run of a reload row was a real change that got a reload (None: no row, or a role
+    that says neither its action nor its loop labels' for some run)."""
+    if row is None or any(action is None for action in row["actions"]):
+        return None
+    return bool(row["changed"]) and all(c > 0 for c in row["changed"]) and all(a == "reload" for a in row["actions"])
+
+
 def reload_summary(runs, change):
     """The reload-class change: one row per collection, new/old per round, and whether every run was
-    a real change that got a reload and left the other apps alone."""
+    a real change that got a reload and left the other apps alone (this checkout's runs, the target's;
+    the baseline's apart)."""
     rows = [row for row in (reload_row(runs, "reload"), reload_row(runs, "reload_old")) if row]
     if not rows:
         return None
+    by_kind = {row["kind"]: row for row in rows}
     apps = next(r["apps"] for r in runs if r["kind"] in ("reload", "reload_old"))
     both = len(rows) == 2
     return {
         **(change or {}),
         "rows": rows,
         "new_over_old": stats.rounded(stats.median(pair_ratios(runs, "reload", "reload_old", apps, "own_s"))) if both else None,
-        "every_run_reloaded": all(row["changed"] and all(c > 0 for c in row["changed"])
-                                  and all(a == "reload" for a in row["actions"]) for row in rows),
+        "every_run_reloaded": every_run_reloaded(by_kind.get("reload")) is True,
+        "baseline_every_run_reloaded": every_run_reloaded(by_kind.get("reload_old")),
     }
 
 

@@ -516,7 +516,11 @@ def test_runtime_reload_goal_needs_a_real_reload():
     result = runtime_with_baseline()
     runs = [dict(r, action="restart") if r["kind"] == "reload" else r for r in result["runs"]]
     summary = runtime.reload_summary(runs, None)
-    assert summary["every_run_reloaded"] is False
+    assert summary["every_run_reloaded"] is False and summary["baseline_every_run_reloaded"] is True
+    # A baseline role that says nothing of its actions leaves its own verdict unmeasured, not this checkout's.
+    runs = [dict(r, action=None) if r["kind"] == "reload_old" else r for r in result["runs"]]
+    summary = runtime.reload_summary(runs, None)
+    assert summary["every_run_reloaded"] is True and summary["baseline_every_run_reloaded"] is None
 
 
 def test_runtime_reload_steps_and_change():
