@@ -31,16 +31,17 @@ def rollout(ctx, number, kind, apps_file, old=None):
 
 
 def settled_rollout(ctx, last, number, kind, apps_file, old):
-    """[an untimed settle rollout, when the other collection ran last] + [the timed rollout]."""
+    """The timed rollout of `kind`, after an untimed settle rollout of the same collection when the
+    other one ran last: ([the settle rollout, if any], the timed rollout)."""
     is_old = kind.endswith("_old")
-    runs = []
-    settle_file = last.settle_file("fleet", is_old)
-    if settle_file is not None:
+
+    def settle(settle_file):
         ctx.say(f"fleet: round {number + 1}, settle rollout (untimed, {'baseline' if is_old else 'this checkout'})")
-        runs.append(rollout(ctx, number, "settle_old" if is_old else "settle", settle_file, old))
-    runs.append(rollout(ctx, number, kind, apps_file, old))
-    last.ran("fleet", is_old, apps_file)
-    return runs
+        return rollout(ctx, number, "settle_old" if is_old else "settle", settle_file, old)
+
+    settled, run = last.settle_then("fleet", is_old, apps_file, settle,
+                                    lambda: rollout(ctx, number, kind, apps_file, old))
+    return [settled] if settled else [], run
 
 
 def rounds(ctx, default_file, changed_file, old):
@@ -53,14 +54,16 @@ def rounds(ctx, default_file, changed_file, old):
         kinds = ["rerun", "rerun_old"] if old else ["rerun"]
         for kind in kinds if number % 2 == 0 else reversed(kinds):
             ctx.say(f"fleet: round {number + 1}, rollout with no change ({KINDS[kind]})")
-            runs += settled_rollout(ctx, last, number, kind, default_file, old)
+            settles, run = settled_rollout(ctx, last, number, kind, default_file, old)
+            runs += settles + [run]
         ctx.say(f"fleet: round {number + 1}, one-task play in the same batches")
         runs.append({"round": number, "apps": len(HOSTS), "kind": PLAY,
                      **hosts.fleet_playbook(HOSTS, "fleet_baseline.yml", log=ctx.log)})
         for kind, direction in runtime.reload_steps(number, old):
             ctx.say(f"fleet: round {number + 1}, rollout of the change ({direction}, {KINDS[kind]})")
-            done = settled_rollout(ctx, last, number, kind, changed_file if direction == "set" else default_file, old)
-            runs += done[:-1] + [{**done[-1], "direction": direction}]
+            settles, run = settled_rollout(ctx, last, number, kind,
+                                           changed_file if direction == "set" else default_file, old)
+            runs += settles + [{**run, "direction": direction}]
     return runs
 
 

@@ -119,7 +119,8 @@ def reload_steps(number, old):
 
 
 class LastRun:
-    """Which collection ran last on each host, and with which apps file: what settle needs."""
+    """Which collection ran last on each host (or fleet), and with which apps file, so that a timed
+    run of the other collection first settles the host on its own files (settle_then)."""
 
     def __init__(self):
         self.by_host = {}
@@ -127,27 +128,31 @@ class LastRun:
     def ran(self, host, is_old, apps_file):
         self.by_host[host] = (is_old, apps_file)
 
-    def settle_file(self, host, is_old):
-        """The apps file an untimed settle run of this collection needs first, or None when this
-        collection ran last on the host (or nothing did)."""
+    def settle_then(self, host, is_old, apps_file, settle, timed):
+        """timed() of a collection (is_old: the baseline's) with apps_file, after settle(the apps file
+        the host has) when the other collection ran last on the host: (settle's result or None,
+        timed's result)."""
         last = self.by_host.get(host)
-        return last[1] if last and last[0] != is_old else None
+        settled = settle(last[1]) if last and last[0] != is_old else None
+        result = timed()
+        self.ran(host, is_old, apps_file)
+        return settled, result
 
 
 def timed_run(ctx, last, number, count, host, apps_file, old=None, **role_args):
     """role_run after, when the other collection ran last on the host, an untimed settle run of this
     one with the apps the host has: [the settle run's record, if any], the timed run's result."""
     is_old = old is not None
-    records = []
-    settle_file = last.settle_file(host, is_old)
-    if settle_file is not None:
+
+    def settle(settle_file):
         ctx.say(f"runtime: settle run ({'baseline' if is_old else 'this checkout'}, untimed) on {host}")
         settled = role_run(ctx, host, [settle_file], old)
-        records.append({"round": number, "apps": count, "kind": "settle", "baseline": is_old,
-                        "seconds": settled["seconds"], "recap": settled["recap"]})
-    result = role_run(ctx, host, [apps_file], old, **role_args)
-    last.ran(host, is_old, apps_file)
-    return records, result
+        return {"round": number, "apps": count, "kind": "settle", "baseline": is_old,
+                "seconds": settled["seconds"], "recap": settled["recap"]}
+
+    settled, result = last.settle_then(host, is_old, apps_file, settle,
+                                       lambda: role_run(ctx, host, [apps_file], old, **role_args))
+    return [settled] if settled else [], result
 
 
 def reload_runs(ctx, last, number, host, app_list, change, old):

@@ -645,6 +645,25 @@ def fleet_result(old_changed=0):
     return fleet.analyze(first, runs, OLD, {"app": "app01", "what": "harakiri 60 -> 55", "apps_count": 1}, 1)
 
 
+def test_fleet_settles_the_fleet_the_other_collection_ran_last(tmp_path, monkeypatch):
+    """The fleet's rounds use the same rule as the runtime benchmark's (runtime.LastRun.settle_then)."""
+    calls = []
+
+    def fake_rollout(_ctx, number, kind, apps_file, old=None):
+        calls.append((kind, apps_file))
+        return {"round": number, "apps": len(fleet.HOSTS), "kind": kind}
+
+    monkeypatch.setattr(fleet, "rollout", fake_rollout)
+    monkeypatch.setattr(fleet.hosts, "fleet_playbook", lambda *_a, **_k: {"seconds": 1.0})
+    ctx = SequenceCtx(tmp_path, 1)
+    ctx.settings.fleet_rounds = 1
+    runs = fleet.rounds(ctx, "default", "changed", OLD)
+    assert calls == [("rerun", "default"), ("settle_old", "default"), ("rerun_old", "default"),
+                     ("settle", "default"), ("reload", "changed"), ("settle_old", "changed"), ("reload_old", "default")]
+    assert [(r["kind"], r.get("direction")) for r in runs if r["kind"] in ("reload", "reload_old")] == [
+        ("reload", "set"), ("reload_old", "revert")]
+
+
 def test_fleet_rollouts_per_batch_and_ratios():
     result = fleet_result()
     rows = {row["kind"]: row for row in result["summary"]["rows"]}
