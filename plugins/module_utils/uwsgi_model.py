@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
+
 # Debian's uWSGI (install method system): /usr/bin/uwsgi is an alternatives link to it.
 SYSTEM_BINARY = "/usr/bin/uwsgi-core"
 
@@ -413,6 +415,12 @@ def effective_options(app, role):
     merged = {}
     for layer in (plugin_options(role), role.get("options") or {}, derived_options(app, role), app.get("options") or {}):
         merged.update(layer)
+    if app.get("release"):
+        # An app with releases loads the release `current` names in each worker (uwsgi_release.LOADER); the
+        # app's own env lines come first.
+        own = release.ini_options(app, role)
+        own["env"] = [item for item in as_list(merged.get("env")) if item is not None and item != ""] + own["env"]
+        merged.update(own)
     return merged
 
 
@@ -659,7 +667,11 @@ def reload_marker(options):
 def hardening(app, role):
     """The unit's sandboxing: the role's baseline, the app's writable paths, then its own overrides."""
     merged = dict(role.get("unit_hardening") or {})
-    merged["ReadWritePaths"] = list(app.get("writable_paths") or []) or None
+    writable = list(app.get("writable_paths") or [])
+    if app.get("release"):
+        # The release's shared paths (uploads, ...) are links into this directory.
+        writable.append(release.Layout(release.root(app, role)).shared)
+    merged["ReadWritePaths"] = writable or None
     merged.update(app.get("unit_hardening") or {})
     return merged
 

@@ -31,6 +31,7 @@ import re
 from collections.abc import Mapping
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_rules as release_rules
 
 PREFIX = "uwsgi_production_"
 
@@ -1037,6 +1038,12 @@ def _account_name(value):
     return _is_str(value) and re.fullmatch(ACCOUNT_NAME.strip("^$"), value) is not None
 
 
+def _releases(inputs):
+    yield from release_rules.role_violations(inputs.variables)
+    for index, app in inputs.deployed:
+        yield from release_rules.app_violations(index, app)
+
+
 def _service_accounts(inputs):
     # (A name with a line break is the file structure rule's.)
     user, group = inputs.get("user"), inputs.get("group")
@@ -1080,7 +1087,7 @@ JINJA_RULES = (
 )
 # Then: an app's HTTPS socket, certificate and key; nothing smuggles a line into a file, identity and
 # privilege are the role's.
-RULES = JINJA_RULES + (_https, _file_structure, _unit_hardening, _service_accounts)
+RULES = JINJA_RULES + (_https, _releases, _file_structure, _unit_hardening, _service_accounts)
 
 
 def violations(variables, somaxconn=None):

@@ -154,6 +154,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render as render
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
@@ -245,6 +246,9 @@ def settled(module, role, apps):
         return True
     if any(info["changed"] for info in apps.values()) or module.params["install_changed"]:
         return False
+    # A release to switch to, or a chain reload an earlier run left unfinished.
+    if any(info.get("release", {}).get("switch") or info.get("release", {}).get("finish") for info in apps.values()):
+        return False
     shown = Systemd(module).show([info["unit"] for info in apps.values()] + [info["socket_unit"] for info in apps.values()])
     return all(
         actions.settled(info["changed"], shown.get(info["unit"], {}), shown.get(info["socket_unit"], {}), info["activated"],
@@ -263,6 +267,7 @@ def main():
             managed=dict(type="str", default="Ansible managed"),
             install_changed=dict(type="bool", default=False),
             packages_changed=dict(type="list", elements="str", default=[]),
+            releases=dict(type="dict", default={}),
             run=dict(type="dict"),
         ),
         supports_check_mode=True,
@@ -334,12 +339,20 @@ def main():
             "left_out": [{"option": key, "why": why}
                          for key, why in model.left_out_options(app, role, python_version, uwsgi_version, plugins)],
         }
+        if name in (module.params["releases"] or {}):
+            # What uwsgi_facts planned for the app's release (uwsgi_release.plan): the service step switches.
+            result_apps[name]["release"] = module.params["releases"][name]
 
     # The role's atexit hook (model.ATEXIT_HOOK, a constant: no variable's value is in it), for every ini
     # that imports it; readable by each app's user. Written with the inis, all at once.
     hook = model.atexit_hook(role)
     if any(hook in model.as_list(model.ini_options(app, role, python_version).get("py-import")) for app in apps):
         files.want("", "hook", hook, model.ATEXIT_HOOK, "root", "root", "0644")
+
+    # The loader of the apps with releases (uwsgi_release.LOADER, a constant too), their ini's wsgi-file.
+    if any(app.get("release") for app in apps):
+        files.want("", "loader", os.path.join(role["config_dir"], release.LOADER_NAME), release.LOADER, "root", "root",
+                   "0644")
 
     # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
     # never reaches a running service and no app is left half-configured.

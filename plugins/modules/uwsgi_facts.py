@@ -119,6 +119,23 @@ existing_venvs:
   returned: always
   type: list
   elements: str
+releases:
+  description:
+    - Per app with a release, what this run does with it (C(build), C(switch), C(finish) an interrupted chain reload,
+      C(notes) to say) and what the host has (C(current), C(previous), C(root), C(import_seconds) of the wanted
+      release when it is built). A release that cannot be planned (an id built from another source) fails the call.
+  returned: always
+  type: dict
+  sample: {shop: {id: "2.4.1", build: true, switch: true, finish: false, error: "", notes: [], current: "2.4.0",
+                  previous: "2.3.9", root: /srv/uwsgi-releases/shop, import_seconds: null}}
+release_builds:
+  description: The releases to build, one item per app, as the role's build tasks loop over them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: shop, id: "2.4.1", code: /srv/uwsgi-releases/shop/releases/2.4.1/code,
+            venv: /srv/uwsgi-releases/shop/releases/2.4.1/venv, git: null, archive: null, unpack_options: [],
+            pip_names: ["shop==2.4.1"], pip_requirements: ""}]
 python_version:
   description: The major.minor version of the Python uWSGI embeds, or an empty string when it cannot be asked.
   returned: always
@@ -137,6 +154,7 @@ run:
   type: dict
 """
 
+import dataclasses
 import glob
 import grp
 import json
@@ -148,6 +166,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 
 PLAIN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
@@ -220,6 +240,28 @@ def take_lock(module, poll=1.0):
         time.sleep(poll)
 
 
+def read_releases(apps, role):
+    """Per app with a release: what this run does with it (uwsgi_release.plan) and what the host has; the
+    builds to make, as the role's build tasks loop over them; and every release that cannot be planned."""
+    plans, builds, errors = {}, [], []
+    for app in apps:
+        wanted = release.spec(app, role)
+        if wanted is None:
+            continue
+        host = release_host.read(wanted.layout, model.runtime_dir(app["name"]) + "/stats.sock")
+        planned = release.plan(wanted, host)
+        if planned.error:
+            errors.append(planned.error)
+            continue
+        marker = host.complete.get(wanted.id) or {}
+        plans[app["name"]] = dict(
+            dataclasses.asdict(planned), id=wanted.id, current=host.current, previous=host.previous,
+            root=wanted.layout.root, import_seconds=marker.get("import_seconds"))
+        if planned.build:
+            builds.append(release.build_steps(wanted, app))
+    return plans, builds, errors
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -257,6 +299,9 @@ def main():
                        python, python))
     if wrong:
         module.fail_json(msg="\n".join(wrong), python_version=embedded)
+    releases, builds, errors = read_releases(present, role)
+    if errors:
+        module.fail_json(msg="\n".join(errors), python_version=embedded)
     exists = os.path.exists(model.binary(role))
     ssl = state.binary_has_ssl(module.run_command, model.binary(role))
     module.exit_json(
@@ -271,6 +316,8 @@ def main():
         missing_groups=sorted({group for _user, group in accounts if not state.exists(grp.getgrnam, group)}),
         missing_users=[[user, group] for user, group in accounts if not state.exists(pwd.getpwnam, user)],
         existing_venvs=[app["name"] for app in existing],
+        releases=releases,
+        release_builds=builds,
         lock=lock,
         run=module.params["run"] if lock["verdict"] != "none" else None,
     )
