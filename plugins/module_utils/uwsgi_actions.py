@@ -126,3 +126,28 @@ def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, n
         lines.append("No earlier configuration to roll back to for app(s) %s (new to host %s):%s"
                      % (", ".join(new), host, " stopped." if stopped else " left stopped."))
     return "\n".join(lines).rstrip("\n")
+
+
+def release_report(text, host, reverted, outcome):
+    """The rollback's message with, per app this run had switched to a new release, which release it was pointed
+    back at and whether it serves again. An app brought back by the configuration's rollback (`outcome`, keyed by
+    app) serves again only when that rollback says so; one that answers nothing is named as DOWN."""
+    if not reverted:
+        return text
+    lines = [text, "", "Releases on host %s:" % host]
+    for name, entry in reverted.items():
+        back, error = entry.get("release"), entry.get("error")
+        if not back:
+            lines.append("- app '%s': NOT rolled back: %s; it is left on the new release, which failed." % (name, error))
+            continue
+        if entry.get("action") == "service":
+            brought = outcome.get(name) or {}
+            health = brought.get("health") or {}
+            error = brought.get("error") or health.get("msg") or (None if brought else "it was not brought back")
+        if error:
+            lines.append("- app '%s': pointed back at release %s, but it is DOWN: %s" % (name, back, error))
+        else:
+            how = {"chain": "its workers moved back one at a time (chain reload)", "restart": "restarted",
+                   "service": "brought back with its last good configuration"}[entry.get("action")]
+            lines.append("- app '%s': rolled back to release %s, %s; it answers its health check again." % (name, back, how))
+    return "\n".join(lines)

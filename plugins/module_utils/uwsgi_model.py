@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as code_release
 
 # Debian's uWSGI (install method system): /usr/bin/uwsgi is an alternatives link to it.
 SYSTEM_BINARY = "/usr/bin/uwsgi-core"
@@ -418,7 +418,7 @@ def effective_options(app, role):
     if app.get("release"):
         # An app with releases loads the release `current` names in each worker (uwsgi_release.LOADER); the
         # app's own env lines come first.
-        own = release.ini_options(app, role)
+        own = code_release.ini_options(app, role)
         own["env"] = [item for item in as_list(merged.get("env")) if item is not None and item != ""] + own["env"]
         merged.update(own)
     return merged
@@ -670,7 +670,7 @@ def hardening(app, role):
     writable = list(app.get("writable_paths") or [])
     if app.get("release"):
         # The release's shared paths (uploads, ...) are links into this directory.
-        writable.append(release.Layout(release.root(app, role)).shared)
+        writable.append(code_release.Layout(code_release.root(app, role)).shared)
     merged["ReadWritePaths"] = writable or None
     merged.update(app.get("unit_hardening") or {})
     return merged

@@ -254,3 +254,17 @@ def stale_workers(stats: dict, switched_at: float) -> list:
 
 def valid_id(value: object) -> bool:
     return isinstance(value, str) and re.match(ID_PATTERN, value) is not None and value not in (".", "..")
+
+
+# --- Switching and going back -------------------------------------------------------------------------
+
+def load_by_chain(running: bool, changed: list) -> bool:
+    """Whether the switch step itself moves a running app to the release it switched to, with a chain reload:
+    only when nothing else of the app changed. Otherwise the service step's start, reload or restart loads it."""
+    return running and not changed
+
+
+def revert_action(master_alive: bool, chain_finished: bool) -> str:
+    """How an app goes back to the release it served: a chain reload while its master lives and its last chain
+    finished (no stall); else a restart (its master is gone, or a worker of the failed release never accepted)."""
+    return "chain" if master_alive and chain_finished else "restart"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_release import HostReleases, Layout, Spec
 
@@ -211,11 +214,63 @@ def verify(wanted: Spec, python: str, module: str, user: str, group: str, env: d
     return round(seconds, 3)
 
 
+def preview(wanted: Spec, uwsgi: str, module: str, user: str, group: str, env: dict, health: dict) -> dict:
+    """Serve the release from a uWSGI of its own on a scratch unix socket, as the app's user, and ask it for the app's
+    health-check page: a release that would fail the check after the switch is refused before any worker sees it.
+    The result of the check, or ReleaseFailed."""
+    scratch = tempfile.mkdtemp(prefix="uwsgi-release-preview-")
+    account = pwd.getpwnam(user)
+    os.chown(scratch, account.pw_uid, account.pw_gid)
+    address = os.path.join(scratch, "preview.sock")
+    loader = os.path.join(scratch, release.LOADER_NAME)
+    with open(loader, "w") as handle:
+        handle.write(release.LOADER)
+    release_dir = wanted.layout.release(wanted.id)
+    argv = [uwsgi, "--strict", "--master", "--processes", "1", "--need-app", "--no-site", "--die-on-term",
+            "--disable-logging", "--http-socket" if health["protocol"] == "http" else "--socket", address,
+            "--chdir", wanted.layout.code(wanted.id), "--wsgi-file", loader]
+    env = dict(environment(wanted, env, release_dir), **{release.CURRENT_VAR: release_dir, release.MODULE_VAR: module})
+    process = subprocess.Popen(argv, user=user, group=group, extra_groups=[], env=env, cwd=scratch,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        return probe.check(address, health["protocol"], health["path"], health["host"], health["status"],
+                           float(health["timeout"]))
+    except probe.Unhealthy as exc:
+        raise ReleaseFailed("served by a uWSGI of its own before the switch, it failed the app's health check: %s"
+                            % exc.msg, _stop(process)) from None
+    finally:
+        _stop(process)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen) -> str:
+    """Stop the preview's uWSGI; its output, the last lines."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    out = process.stdout.read().decode("utf-8", "replace") if process.stdout and not process.stdout.closed else ""
+    if process.stdout:
+        process.stdout.close()
+    return tail(out)
+
+
 def mark(wanted: Spec, import_seconds: float) -> None:
     """The marker that makes the release complete: only a complete release is ever switched to."""
     _write_json(wanted.layout.marker(wanted.id), {
         "id": wanted.id, "fingerprint": wanted.fingerprint, "built_at": time.time(),
         "import_seconds": import_seconds, "source": wanted.source})
+
+
+def unmark(layout: Layout, release_id: str) -> None:
+    """A release that failed after the switch becomes incomplete again (kept for inspection, rebuilt if named)."""
+    try:
+        os.rename(layout.marker(release_id), layout.marker(release_id) + ".failed")
+    except OSError:
+        pass
 
 
 def remove(layout: Layout, ids: list) -> list:

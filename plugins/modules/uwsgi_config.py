@@ -408,6 +408,8 @@ def main():
         uwsgi_lock.release(module, module.params["run"])
     module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
                      python_version=python_version, uwsgi_version=uwsgi_version, uwsgi_plugins=plugins, settled=quiet,
+                     releases_pending=[name for name, info in result_apps.items()
+                                       if info.get("release", {}).get("switch") or info.get("release", {}).get("finish")],
                      left_out=model.left_out_report(result_apps))
 
 

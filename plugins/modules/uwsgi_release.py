@@ -18,7 +18,20 @@ description:
     app's environment and secrets, imports the app's WSGI callable from the release in a separate process (as the
     app's user, within the release's C(verify_timeout)) and, only when all of that passed, writes the marker that
     makes the release complete. Only a complete release is ever switched to.
+  - Before the marker, the release also serves the app's health-check page from a uWSGI of its own (one worker, on a
+    scratch unix socket, as the app's user): a release that imports but answers its check wrongly is refused
+    before any worker of the app sees it.
   - Fails naming the host, the app, the release, the step and its output; the app keeps serving what it served.
+  - With O(step=switch), points each app's C(current) at its new release in one rename and, for a running app nothing
+    else of which changed, moves its workers there one at a time (a chain reload through the master fifo), waits until
+    the stats socket shows every worker a new process that accepts and has loaded the app, within a deadline derived
+    from the workers and the release's import time, and asks the app for its health-check page. An app that is not
+    running, or whose ini or units changed too, is loaded by the service step. Then prunes the app's old releases.
+    It also finishes a chain reload an interrupted run left. On a failure it fails with C(switched), for O(step=revert).
+  - With O(step=revert) (the role's rescue), points each app this run switched back at the release it served, moves its
+    workers back (a chain reload, or a restart when its master is gone or the failed chain never finished), checks its
+    health and reports, per app, which release serves and whether it answers. It never fails; the rollback that
+    follows fails the run with that report.
 author:
   - pyops engineers (@pyops)
 extends_documentation_fragment:
@@ -30,7 +43,7 @@ options:
         or this module). It fails with that failure, naming each app whose release did not build and what it serves,
         and releases the host's run lock.
     type: str
-    choices: [prepare, finish, failed]
+    choices: [prepare, finish, failed, switch, revert]
     required: true
   failure:
     description: With O(step=failed), what failed (the failed task's message).
@@ -40,12 +53,12 @@ options:
     description: "The C(release_builds) result of M(pyops.uwsgi.uwsgi_facts): the releases to build."
     type: list
     elements: dict
-    required: true
+    default: []
   apps:
     description: The role's C(uwsgi_production_apps).
     type: list
     elements: dict
-    required: true
+    default: []
   role:
     description: The role's settings (its variables without their prefix).
     type: dict
@@ -62,6 +75,14 @@ options:
     description: The inventory name of the host, for the message.
     type: str
     required: true
+  config:
+    description: With O(step=switch), the C(apps) result of M(pyops.uwsgi.uwsgi_config) (each app's health check and changes).
+    type: dict
+    default: {}
+  switched:
+    description: With O(step=revert), the C(switched) result of the failed or earlier O(step=switch).
+    type: dict
+    default: {}
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -88,6 +109,20 @@ built:
   returned: always
   type: dict
   sample: {shop: {id: "2.4.1", import_seconds: 1.42}}
+switched:
+  description: With O(step=switch), per app whose C(current) this call switched, the release before (C(from), "" for none) and after (C(to)), and how its workers moved (C(chain) with its seconds, or C(service)).
+  returned: always
+  type: dict
+  sample: {shop: {from: "2.4.0", to: "2.4.1", loaded: chain, seconds: 12.4, health: {status: 200, attempts: 1, elapsed: 0.01}}}
+pruned:
+  description: With O(step=switch), per app, the releases removed.
+  returned: always
+  type: dict
+reverted:
+  description: With O(step=revert), per app, the release it was pointed back at, how (C(chain), C(restart) or C(service)), and C(serving) (true when it answers its health check) with C(error) when not.
+  returned: always
+  type: dict
+  sample: {shop: {release: "2.4.0", action: chain, serving: true, error: null}}
 """
 
 import pwd
@@ -95,6 +130,7 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
 
@@ -107,7 +143,7 @@ def python_of(role: dict) -> str:
 def failure(host: str, app: str, wanted: release.Spec, planned: dict, exc: release_host.ReleaseFailed) -> str:
     """What failed, and what the app serves now (nothing of it was touched)."""
     current = (planned or {}).get("current")
-    serving = ("it still serves release %s, untouched" % current) if current else "it has no release serving yet"
+    serving = ("it still serves release %s" % current) if current else "it has no release serving yet"
     text = ("Release %s of app '%s' on host %s was NOT switched to: %s. The app was not touched: %s. The release's "
             "directory %s is kept for inspection, without the marker that would make it a release to switch to; the "
             "next run with this id builds it again from scratch (or remove it by hand)."
@@ -117,7 +153,7 @@ def failure(host: str, app: str, wanted: release.Spec, planned: dict, exc: relea
     return text
 
 
-def build_failed(params: dict, apps: dict) -> str:
+def build_failed(params: dict) -> str:
     """The message of a build that failed: the failure as it is when this module wrote it (it names the app
     and what it serves), else what failed and, for each release being built, that nothing was switched."""
     text = params["failure"].strip()
@@ -142,38 +178,58 @@ def finish(module: AnsibleModule, app: dict, wanted: release.Spec) -> float:
     release_host.chown_tree(wanted.layout.release(wanted.id), account.pw_uid, account.pw_gid)
     release_host.run_commands(wanted, user, group, env)
     seconds = release_host.verify(wanted, python_of(role), app["module"], user, group, env)
+    check = model.health_check(app, role, model.effective_options(app, role))
+    if check.get("enabled", True):
+        release_host.preview(wanted, model.binary(role), app["module"], user, group, env, check)
     release_host.mark(wanted, seconds)
     return seconds
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            step=dict(type="str", choices=["prepare", "finish", "failed"], required=True),
-            failure=dict(type="str", default=""),
-            run=dict(type="dict"),
-            builds=dict(type="list", elements="dict", required=True),
-            apps=dict(type="list", elements="dict", required=True),
-            role=dict(type="dict", required=True),
-            secrets=dict(type="dict", default={}, no_log=True),
-            releases=dict(type="dict", default={}),
-            host=dict(type="str", required=True),
-        ),
-        supports_check_mode=True,
-    )
+def health(info: dict) -> tuple:
+    """(result, error) of the app's health check; error None when it answered as expected or the check is off."""
+    params = info["health"]
+    if not params.get("enabled", True):
+        return None, None
+    try:
+        return probe.check(params["socket"], params["protocol"], params["path"], params["host"], params["status"],
+                           float(params["timeout"])), None
+    except probe.Unhealthy as exc:
+        return exc.result, exc.msg
+
+
+def chain(name: str, info: dict, wanted: str, import_seconds: float) -> dict:
+    """Chain-reload a running app onto the release `current` names, then ask for its health-check page."""
+    stats_socket = model.runtime_dir(name) + "/stats.sock"
+    workers = len(release.serving_workers(release_host.read_stats(stats_socket)))
+    deadline = release.chain_deadline(workers, import_seconds)
+    done, waiting, seconds = release_host.chain_reload(model.runtime_dir(name) + "/master.fifo", stats_socket, deadline)
+    entry = {"loaded": "chain", "seconds": seconds, "workers": workers, "health": None}
+    if not done:
+        entry["error"] = ("the chain reload onto release %s did not finish within %.0f s (%d workers, an import of "
+                          "%.1f s): workers %s never accepted with the new release"
+                          % (wanted, deadline, workers, import_seconds, ", ".join(map(str, waiting)) or "(none answered)"))
+        return entry
+    entry["health"], error = health(info)
+    if error:
+        entry["error"] = "release %s failed its health check after the chain reload: %s" % (wanted, error)
+    return entry
+
+
+def pending(config: dict) -> list:
+    """The apps whose release a switch step would switch or finish."""
+    return [name for name, info in (config or {}).items()
+            if (info.get("release") or {}).get("switch") or (info.get("release") or {}).get("finish")]
+
+
+def build_all(module: AnsibleModule) -> None:
+    """Prepare or finish every release to build; fail at the first that fails, saying what each app serves."""
     params = module.params
     apps = {app["name"]: app for app in model.present_apps(params["apps"])}
-    if params["step"] == "failed":
-        uwsgi_lock.release(module, params["run"])
-        module.fail_json(msg=build_failed(params, apps), changed=True)
-    uwsgi_lock.hold(module, params["run"])
     built = {}
     for build in params["builds"]:
         app = apps[build["name"]]
         wanted = release.spec(app, params["role"])
         built[app["name"]] = {"id": wanted.id}
-        if module.check_mode:
-            continue
         try:
             if params["step"] == "prepare":
                 release_host.prepare(wanted, python_of(params["role"]))
@@ -186,6 +242,95 @@ def main():
                              built=built, changed=True)
     module.exit_json(changed=bool(built), built=built)
 
+
+def switch_all(module: AnsibleModule) -> None:
+    """Switch every app that has a new release, move the running ones by a chain reload, prune, or fail."""
+    params, result = module.params, {"switched": {}, "pruned": {}, "changed": False}
+    for name, info in (params["config"] or {}).items():
+        planned = info.get("release") or {}
+        if not (planned.get("switch") or planned.get("finish")):
+            continue
+        layout = release.Layout(planned["root"])
+        marker = release_host.read_json(layout.marker(planned["id"])) or {}
+        running = bool(release_host.read_stats(model.runtime_dir(name) + "/stats.sock"))
+        before = release_host.switch(layout, planned["id"]) if planned.get("switch") else planned.get("previous", "")
+        entry = {"from": before, "to": planned["id"], "loaded": "service"}
+        result["switched"][name] = entry
+        result["changed"] = True
+        if release.load_by_chain(running, info.get("changed") or []):
+            entry.update(chain(name, info, planned["id"], float(marker.get("import_seconds") or 1.0)))
+            if entry.get("error"):
+                module.fail_json(msg="App '%s' on host %s: %s." % (name, params["host"], entry["error"]), **result)
+        host = release_host.read(layout, "")
+        result["pruned"][name] = release_host.remove(layout, release.prune(
+            host, int(params["role"].get("keep_releases") or release.KEEP_RELEASES), planned["id"]))
+    module.exit_json(**result)
+
+
+def revert_one(module: AnsibleModule, name: str, entry: dict, info: dict) -> dict:
+    """Point one app back at the release it served and bring it back on it; what serves now."""
+    layout = release.Layout(info["release"]["root"])
+    back = entry.get("from") or ""
+    # The release that failed loses its marker: it is never a release to switch to (or back to) again without
+    # a new build and check.
+    release_host.unmark(layout, entry["to"])
+    if not back:
+        return {"release": "", "action": "none", "serving": False,
+                "error": "no earlier release to go back to (its first release)"}
+    release_host.switch(layout, back)
+    if info.get("changed"):
+        # Its ini or units changed too: the rollback that follows restores them and restarts or reloads it.
+        return {"release": back, "action": "service", "serving": None, "error": None}
+    stats = release_host.read_stats(model.runtime_dir(name) + "/stats.sock")
+    action = release.revert_action(bool(stats), entry.get("loaded") == "chain" and "did not finish" not in
+                                   (entry.get("error") or ""))
+    outcome = {"release": back, "action": action, "serving": False, "error": None}
+    if action == "chain":
+        marker = release_host.read_json(layout.marker(back)) or {}
+        moved = chain(name, info, back, float(marker.get("import_seconds") or 1.0))
+        outcome["error"] = moved.get("error")
+    else:
+        unit = model.unit_name(name)
+        module.run_command(["systemctl", "reset-failed", unit])
+        rc, out, err = module.run_command(["systemctl", "restart", unit])
+        outcome["error"] = (err or out).strip() if rc else health(info)[1]
+    outcome["serving"] = outcome["error"] is None
+    return outcome
+
+
+def revert_all(module: AnsibleModule) -> None:
+    config = module.params["config"] or {}
+    reverted = {name: revert_one(module, name, entry, config[name])
+                for name, entry in (module.params["switched"] or {}).items() if name in config}
+    module.exit_json(changed=bool(reverted), reverted=reverted)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            step=dict(type="str", choices=["prepare", "finish", "failed", "switch", "revert"], required=True),
+            failure=dict(type="str", default=""),
+            config=dict(type="dict", default={}),
+            switched=dict(type="dict", default={}),
+            run=dict(type="dict"),
+            builds=dict(type="list", elements="dict", default=[]),
+            apps=dict(type="list", elements="dict", default=[]),
+            role=dict(type="dict", required=True),
+            secrets=dict(type="dict", default={}, no_log=True),
+            releases=dict(type="dict", default={}),
+            host=dict(type="str", required=True),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["step"] == "failed":
+        uwsgi_lock.release(module, params["run"])
+        module.fail_json(msg=build_failed(params), changed=True)
+    if module.check_mode:
+        module.exit_json(changed=bool(params["builds"] or pending(params["config"])), built={}, switched={}, pruned={},
+                         reverted={})
+    uwsgi_lock.hold(module, params["run"])
+    {"prepare": build_all, "finish": build_all, "switch": switch_all, "revert": revert_all}[params["step"]](module)
 
 if __name__ == "__main__":
     main()

@@ -44,6 +44,12 @@ options:
     description: The inventory name of the host, for the message.
     type: str
     required: true
+  releases:
+    description:
+      - The C(reverted) result of M(pyops.uwsgi.uwsgi_release) with its step V(revert), in the rescue. Per app this run
+        had switched to a new release, which release it was pointed back at and whether it serves.
+    type: dict
+    default: {}
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -112,6 +118,7 @@ def main():
             service=dict(type="dict", default={}),
             config_dir=dict(type="path", required=True),
             host=dict(type="str", required=True),
+            releases=dict(type="dict", default={}),
             run=dict(type="dict"),
         ),
         supports_check_mode=False,
@@ -250,6 +257,7 @@ def main():
     paths = {name: state.good_health(model.paths(role, name), apps[name]["health"])["path"] for name in rollback}
     text = actions.rollback_report(params["failure"], params["host"], model.last_good_dir(role), rollback, outcome,
                                    paths, new, stopped, unrestored)
+    text = actions.release_report(text, params["host"], params["releases"] or {}, outcome)
     # The run's last call.
     uwsgi_lock.release(module, params["run"])
     module.fail_json(msg=text, rolled_back=outcome, stopped=stopped, unrestored=unrestored, changed=True)
