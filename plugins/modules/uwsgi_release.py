@@ -19,7 +19,7 @@ description:
     app's user, within the release's C(verify_timeout)) and, only when all of that passed, writes the marker that
     makes the release complete. Only a complete release is ever switched to.
   - Before the marker, the release also serves the app's health-check page from a uWSGI of its own (one worker, on a
-    scratch unix socket, as the app's user): a release that imports but answers its check wrongly is refused
+    scratch unix socket, as the app's user), so a release that imports but answers its check wrongly is refused
     before any worker of the app sees it.
   - Fails naming the host, the app, the release, the step and its output; the app keeps serving what it served.
   - With O(step=switch), points each app's C(current) at its new release in one rename and, for a running app nothing
