@@ -136,6 +136,11 @@ release_builds:
   sample: [{name: shop, id: "2.4.1", code: /srv/uwsgi-releases/shop/releases/2.4.1/code,
             venv: /srv/uwsgi-releases/shop/releases/2.4.1/venv, git: null, archive: null, unpack_options: [],
             pip_names: ["shop==2.4.1"], pip_requirements: ""}]
+release_notes:
+  description: What the run found of earlier runs' releases and does about it (an unfinished build built again, a chain reload finished, a kept release gone back to), one line each.
+  returned: always
+  type: list
+  elements: str
 python_version:
   description: The major.minor version of the Python uWSGI embeds, or an empty string when it cannot be asked.
   returned: always
@@ -318,6 +323,7 @@ def main():
         existing_venvs=[app["name"] for app in existing],
         releases=releases,
         release_builds=builds,
+        release_notes=[note for planned in releases.values() for note in planned["notes"]],
         lock=lock,
         run=module.params["run"] if lock["verdict"] != "none" else None,
     )
