@@ -35,6 +35,7 @@ def served(entry):
 def test_a_release_serves_with_no_request_failed_or_stalled(host, case):
     entry = record(host, case)
     report, longest = load(host, case)
+    print("release case %s: %d requests, %d failed, longest wait %.3f s" % (case, report["sent"], report["failed"], longest))
     assert not entry["outcome"]["failed"], entry["outcome"]
     assert report["sent"] >= 100 and report["failed"] == 0, (report["sent"], report["failed"], report["errors"])
     assert longest < NO_STALL, longest
@@ -65,6 +66,7 @@ def test_every_worker_moved_to_the_release_by_a_chain_reload(host, case):
 def test_a_release_that_fails_before_the_switch_leaves_the_old_one_serving_untouched(host, case, words):
     entry = record(host, case)
     report, longest = load(host, case)
+    print("release case %s: %d requests, %d failed, longest wait %.3f s" % (case, report["sent"], report["failed"], longest))
     assert entry["outcome"]["failed"], entry
     for word in words:
         assert word in entry["outcome"]["msg"], (word, entry["outcome"]["msg"])
