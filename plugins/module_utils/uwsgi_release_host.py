@@ -196,8 +196,8 @@ def run_commands(wanted: Spec, user: str, group: str, env: dict) -> None:
         rc, out, _seconds = run_as(list(argv), user, group, environment(wanted, env, release_dir),
                                    wanted.layout.code(wanted.id), timeout=3600)
         if rc != 0:
-            raise ReleaseFailed("its command %s %s" % (json.dumps(list(argv)), "timed out" if rc is None else
-                                                        "exited with status %s" % rc), tail(out, 30))
+            how = "timed out" if rc is None else "exited with status %s" % rc
+            raise ReleaseFailed("its command %s %s" % (json.dumps(list(argv)), how), tail(out, 30))
 
 
 def verify(wanted: Spec, python: str, module: str, user: str, group: str, env: dict) -> float:

@@ -64,6 +64,12 @@ options:
     type: list
     elements: str
     default: []
+  releases:
+    description:
+      - The C(releases) result of M(pyops.uwsgi.uwsgi_facts), per app with a release, what this run does with it. An
+        app with a release to switch to (or a chain reload to finish) is not settled; its plan goes into its C(release).
+    type: dict
+    default: {}
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

@@ -137,7 +137,9 @@ release_builds:
             venv: /srv/uwsgi-releases/shop/releases/2.4.1/venv, git: null, archive: null, unpack_options: [],
             pip_names: ["shop==2.4.1"], pip_requirements: ""}]
 release_notes:
-  description: What the run found of earlier runs' releases and does about it (an unfinished build built again, a chain reload finished, a kept release gone back to), one line each.
+  description:
+    - What the run found of earlier runs' releases and does about it (an unfinished build built again, a chain reload
+      finished, a kept release gone back to), one line each.
   returned: always
   type: list
   elements: str

@@ -110,7 +110,9 @@ built:
   type: dict
   sample: {shop: {id: "2.4.1", import_seconds: 1.42}}
 switched:
-  description: With O(step=switch), per app whose C(current) this call switched, the release before (C(from), "" for none) and after (C(to)), and how its workers moved (C(chain) with its seconds, or C(service)).
+  description:
+    - With O(step=switch), per app whose C(current) this call switched, the release before (C(from), "" for none) and
+      after (C(to)), and how its workers moved (C(chain) with its seconds, or C(service)).
   returned: always
   type: dict
   sample: {shop: {from: "2.4.0", to: "2.4.1", loaded: chain, seconds: 12.4, health: {status: 200, attempts: 1, elapsed: 0.01}}}
@@ -119,7 +121,9 @@ pruned:
   returned: always
   type: dict
 reverted:
-  description: With O(step=revert), per app, the release it was pointed back at, how (C(chain), C(restart) or C(service)), and C(serving) (true when it answers its health check) with C(error) when not.
+  description:
+    - With O(step=revert), per app, the release it was pointed back at, how (C(chain), C(restart) or C(service)), and
+      C(serving) (true when it answers its health check) with C(error) when not.
   returned: always
   type: dict
   sample: {shop: {release: "2.4.0", action: chain, serving: true, error: null}}
@@ -331,6 +335,7 @@ def main():
                          reverted={})
     uwsgi_lock.hold(module, params["run"])
     {"prepare": build_all, "finish": build_all, "switch": switch_all, "revert": revert_all}[params["step"]](module)
+
 
 if __name__ == "__main__":
     main()
