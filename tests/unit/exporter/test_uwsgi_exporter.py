@@ -239,3 +239,15 @@ def test_tls(host, tmp_path):
 def test_a_bad_listen_address_is_refused(text):
     with pytest.raises(ValueError):
         exporter.split_address(text)
+
+
+def test_the_exporter_role_describes_every_default():
+    import yaml
+
+    role = REPO / "roles" / "uwsgi_exporter"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert sorted(specs) == sorted(defaults)
+    for name, spec in specs.items():
+        assert spec.get("default") == defaults[name], name
+        assert spec.get("description"), name
