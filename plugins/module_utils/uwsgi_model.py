@@ -521,7 +521,7 @@ def stats_group_options(app, role, options):
     if not group:
         return {}
     own = [item for item in as_list(options.get("hook-master-start")) if item is not None and item != ""]
-    return {"hook-master-start": own + ["chown %s %s %s" % (options["stats"], app_user(app, role), group)]}
+    return {"hook-master-start": own + ["chown:%s %s %s" % (options["stats"], app_user(app, role), group)]}
 
 
 def stop_cleanup(app, role):
