@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Exporter scrape time and RSS (issue 22's target: 20 apps x 8 workers, median <= 50 ms, RSS <= 40 MB).
 
     python benchmarks/exporter_scrape.py [--apps 20] [--workers 8] [--rounds 200]
@@ -49,7 +48,7 @@ def serve(path, body):
 
     def loop():
         while True:
-            conn, _ = sock.accept()
+            conn, _peer = sock.accept()
             with conn:
                 conn.sendall(body)
 
@@ -99,14 +98,14 @@ def main():
                              "--units-dir", units, "--runtime-root", run], stderr=subprocess.DEVNULL)
     url = "http://127.0.0.1:%d/metrics" % args.port
     try:
-        for _ in range(100):
+        for _round in range(100):
             try:
                 size = len(urllib.request.urlopen(url, timeout=5).read())
                 break
             except OSError:
                 time.sleep(0.1)
         scrape, raw = [], []
-        for _ in range(args.rounds):
+        for _round in range(args.rounds):
             start = time.perf_counter()
             urllib.request.urlopen(url, timeout=5).read()
             scrape.append(time.perf_counter() - start)

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, pyops.uwsgi contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The host's uWSGI metrics exporter: every app's stats socket, read at each scrape, on one Prometheus endpoint.
@@ -21,7 +20,6 @@ import argparse
 import base64
 import concurrent.futures
 import hashlib
-import hmac
 import http.server
 import json
 import os
@@ -29,7 +27,6 @@ import socket
 import ssl
 import sys
 import threading
-import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, UnknownMetricFamily

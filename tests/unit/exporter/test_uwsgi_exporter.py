@@ -59,7 +59,7 @@ class StatsServer:
     def _serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 return
             with conn:
@@ -203,7 +203,7 @@ def test_http_endpoint_and_basic_auth(host, tmp_path):
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(bad, timeout=5)
         good = urllib.request.Request(url, headers={"Authorization": "Basic " + base64.b64encode(b"prometheus:s3cret").decode()})
-        for _ in range(2):
+        for _round in range(2):
             body = urllib.request.urlopen(good, timeout=5).read().decode()
             assert 'uwsgi_up{app="down"} 0.0' in body
             assert "process_resident_memory_bytes" in body
