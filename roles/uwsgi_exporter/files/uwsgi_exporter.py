@@ -30,7 +30,6 @@ import threading
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, UnknownMetricFamily
-from prometheus_client.process_collector import ProcessCollector
 
 DEFAULT_LISTEN = "127.0.0.1:9117"
 MICRO = 1e6
@@ -298,6 +297,28 @@ class UwsgiCollector:
         return [item for item in out.values() if item.samples or item.name == "uwsgi_exporter_apps"]
 
 
+class SelfCollector:
+    """The exporter's own process_* metrics, from /proc/self alone: prometheus-client's ProcessCollector also reads
+    /proc/stat, which the unit's ProcSubset=pid hides, and then reports nothing."""
+
+    def collect(self):
+        page = os.sysconf("SC_PAGE_SIZE")
+        try:
+            with open("/proc/self/statm", encoding="ascii") as statm:
+                vsz, rss = (int(field) * page for field in statm.read().split()[:2])
+            fds = float(len(os.listdir("/proc/self/fd")))
+        except OSError:
+            return []
+        times = os.times()
+        return [
+            GaugeMetricFamily("process_resident_memory_bytes", "Resident memory size in bytes.", value=float(rss)),
+            GaugeMetricFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.", value=float(vsz)),
+            GaugeMetricFamily("process_open_fds", "Number of open file descriptors.", value=fds),
+            CounterMetricFamily("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                                value=times.user + times.system),
+        ]
+
+
 # --- The web side: prometheus-community's web config file (TLS and basic auth) -------------------------
 
 TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
@@ -429,7 +450,7 @@ def build(args):
     """(server, registry) from the command line."""
     registry = CollectorRegistry()
     registry.register(UwsgiCollector(Targets(args.units_dir, args.group, args.runtime_root), args.timeout, args.threads))
-    ProcessCollector(registry=registry)
+    registry.register(SelfCollector())
     config = load_web_config(args.web_config_file)
     auth = BasicAuth(config.get("basic_auth_users"))
     server = Server(split_address(args.listen_address), handler_class(registry, args.telemetry_path, auth),

@@ -206,7 +206,7 @@ def test_http_endpoint_and_basic_auth(host, tmp_path):
         for _round in range(2):
             body = urllib.request.urlopen(good, timeout=5).read().decode()
             assert 'uwsgi_up{app="down"} 0.0' in body
-            assert "process_resident_memory_bytes" in body
+            assert "process_resident_memory_bytes " in body and "process_cpu_seconds_total " in body
     finally:
         server.shutdown()
         server.server_close()
