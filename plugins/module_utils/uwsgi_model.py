@@ -505,6 +505,25 @@ def atexit_options(options, role):
     return {"py-import": own + [atexit_hook(role)]}
 
 
+def stats_group(app, role, options):
+    """The group the app's unix stats socket is given to (uwsgi_production_stats_group, the metrics exporter's),
+    or None: without the role's stats group, or for an app whose stats server is not a unix socket."""
+    group = role.get("stats_group")
+    return group if group and _is_unix_stats(options) else None
+
+
+def stats_group_options(app, role, options):
+    """With a stats group, the master gives its stats socket to that group once it has bound it, at every start and
+    reload (uWSGI binds the stats socket before the master-start hooks): `chown` by its owner, to a group the app's
+    unit adds as a supplementary group (render.service), so no privilege is needed. With chmod-socket 660 the
+    socket is then readable by the app's user and that group only. After the app's own hook-master-start lines."""
+    group = stats_group(app, role, options)
+    if not group:
+        return {}
+    own = [item for item in as_list(options.get("hook-master-start")) if item is not None and item != ""]
+    return {"hook-master-start": own + ["chown:%s %s %s" % (options["stats"], app_user(app, role), group)]}
+
+
 def stop_cleanup(app, role):
     """The files uWSGI made that a stop must remove where vacuum is off because systemd holds the app's
     sockets: there vacuum only logs `VACUUM WARNING: unix socket ... changed inode` for the socket it
@@ -636,6 +655,7 @@ def ini_options(app, role, python_version="", uwsgi_version="", plugins=None):
         # The unit's ExecStopPost= removes what vacuum would (model.stop_cleanup).
         rendered["vacuum"] = False
     rendered.update(atexit_options(options, role))
+    rendered.update(stats_group_options(app, role, options))
     rendered.update(python_options(python_version))
     return rendered
 

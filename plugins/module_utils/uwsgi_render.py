@@ -91,6 +91,10 @@ def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
     ]
     if sock_group != group:
         out += ["# Lets uWSGI give its socket to the web server's group.", "SupplementaryGroups=%s" % sock_group]
+    metrics_group = model.stats_group(app, role, effective)
+    if metrics_group:
+        out += ["# Lets uWSGI give its stats socket to the metrics exporter's group (uwsgi_production_stats_group).",
+                "SupplementaryGroups=%s" % metrics_group]
     for index, (key, value) in enumerate((app.get("environment") or {}).items()):
         if index == 0:
             out.append("# The app's environment (its `environment`; not for secrets: `systemctl show` prints these).")

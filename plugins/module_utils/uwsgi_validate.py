@@ -934,6 +934,7 @@ def _rendered(inputs):
     for name in ("user", "group"):
         fields.append((PREFIX + name, inputs.get(name), "unit value", "the unit, socket unit and ini of each app that runs as it"))
     fields.append((PREFIX + "stop_timeout", inputs.get("stop_timeout"), "unit value", every_unit))
+    fields.append((PREFIX + "stats_group", inputs.get("stats_group"), "unit value", "every app's unit and ini"))
     for name in ("config_dir", "venv"):
         fields.append((PREFIX + name, inputs.get(name), "command line", every_unit))
     for index, app in enumerate(inputs.apps):
@@ -1074,6 +1075,18 @@ def _service_accounts(inputs):
                                                  PRIVILEGED_RULE % "the app's processes get it as a supplementary group"))
 
 
+def _stats_group(inputs):
+    """uwsgi_production_stats_group: a group name (it reaches each app's unit and ini), not a privileged one."""
+    group = inputs.get("stats_group")
+    if group is None or _broken_text(group):
+        return
+    if not _account_name(group):
+        yield ("uwsgi_production_stats_group = %s %s: it is the group of every app's stats socket and one of every "
+               "app's groups." % (to_json(group), ACCOUNT_RULE))
+    elif group in PRIVILEGED_GROUPS:
+        yield "uwsgi_production_stats_group = %s %s." % (to_json(group), PRIVILEGED_RULE % "every app's processes get it as a supplementary group")
+
+
 # The rules of the role's Jinja preflight up to 0.1.0, in its order, with its messages.
 JINJA_RULES = (
     _names, _unique_names, _one_group_per_user, _secrets, _remove_user,
@@ -1087,7 +1100,7 @@ JINJA_RULES = (
 )
 # Then: an app's HTTPS socket, certificate and key; nothing smuggles a line into a file, identity and
 # privilege are the role's.
-RULES = JINJA_RULES + (_https, _releases, _file_structure, _unit_hardening, _service_accounts)
+RULES = JINJA_RULES + (_https, _releases, _file_structure, _unit_hardening, _service_accounts, _stats_group)
 
 
 def violations(variables, somaxconn=None):
