@@ -253,7 +253,8 @@ def stale_workers(stats: dict, switched_at: float) -> list:
 
 
 def valid_id(value: object) -> bool:
-    return isinstance(value, str) and re.match(ID_PATTERN, value) is not None and value not in (".", "..")
+    # fullmatch: with re.match, ID_PATTERN's '$' also matches before a final newline ("1.0\n").
+    return isinstance(value, str) and re.fullmatch(ID_PATTERN, value) is not None and value not in (".", "..")
 
 
 # --- Switching and going back -------------------------------------------------------------------------
