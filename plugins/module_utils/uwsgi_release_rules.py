@@ -27,6 +27,11 @@ def _text(value: object) -> bool:
     return isinstance(value, str) and value != "" and not CONTROL.search(value)
 
 
+def _argument(value: object) -> bool:
+    """A value passed to a command as an argument of its own: one line, not an option."""
+    return _text(value) and not value.startswith("-")
+
+
 def _relative(value: object) -> bool:
     """A path inside the release's code: relative, without '..', one line."""
     if not _text(value) or value.startswith("/"):
@@ -60,10 +65,11 @@ def _source(base: str, source: object):
     elif kind == "archive" and not _text(value):
         yield "%s = %s must be the path of an archive on the controller." % (path, _json(value))
     elif kind == "git":
-        if not (isinstance(value, Mapping) and _text(value.get("repo"))
-                and (value.get("version") is None or _text(value.get("version")))):
+        if not (isinstance(value, Mapping) and _argument(value.get("repo"))
+                and (value.get("version") is None or _argument(value.get("version")))):
             yield ("%s = %s must be a dict with repo (the repository's URL or path) and optionally version (a branch, tag"
-                   " or commit), each one line." % (path, _json(value)))
+                   " or commit), each one line, not starting with '-' (git would read an option, such as --upload-pack,"
+                   " a command it runs as root)." % (path, _json(value)))
     strip = source.get("strip_components")
     if strip is not None and not (kind == "archive" and isinstance(strip, int) and not isinstance(strip, bool)
                                   and 0 <= strip <= 10):
