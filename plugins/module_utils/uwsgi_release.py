@@ -131,7 +131,9 @@ def spec(app: dict, role: dict) -> Spec | None:
     return Spec(
         app=app["name"], id=str(release["id"]), source=kind, value=value,
         packages=tuple(release.get("packages") or ()), requirements=release.get("requirements") or "",
-        shared=tuple(release.get("shared") or ()), commands=tuple(tuple(str(a) for a in c) for c in release.get("commands") or ()),
+        # normpath: "media/" or "./media" is the path "media" (a trailing slash made the link's own directory).
+        shared=tuple(os.path.normpath(path) for path in release.get("shared") or ()),
+        commands=tuple(tuple(str(a) for a in c) for c in release.get("commands") or ()),
         verify_timeout=int(release.get("verify_timeout") or VERIFY_TIMEOUT), layout=Layout(root(app, role)))
 
 
