@@ -334,3 +334,8 @@ def test_the_loader_takes_application_when_the_module_names_no_callable(tmp_path
 def test_the_loader_refuses_what_is_not_a_wsgi_callable(tmp_path):
     run = loader_run(tmp_path, "app = 42\n", "shop:app")
     assert run.returncode != 0 and "TypeError: shop:app is 42, not a WSGI callable" in run.stderr
+
+
+def test_shared_paths_are_normalised():
+    assert wanted(shared=["media/", "./cache", "conf//local.py", "a/./b"]).shared == ("media", "cache", "conf/local.py",
+                                                                                      "a/b")
