@@ -41,8 +41,8 @@ def root():
 
 
 def spec(root, rid="2.0", **changes):
-    app = {"name": "shop", "module": "shop:app", "release": dict({"id": rid, "source": {"pip": ["shop"]},
-                                                                   "root": root}, **changes)}
+    spec_ = dict({"id": rid, "source": {"pip": ["shop"]}, "root": root}, **changes)
+    app = {"name": "shop", "module": "shop:app", "release": spec_}
     return release.spec(app, {})
 
 
@@ -102,8 +102,8 @@ def test_read_names_the_workers_spawned_before_the_switch(root):
     make_release(layout, "1.0")
     host.switch(layout, "1.0")
     switched = int(os.lstat(layout.current).st_mtime)
-    with StatsServer(os.path.join(root, "stats.sock"), workers([(1, 11, switched - 5), (2, 12, switched + 1),
-                                                                  (3, 13, switched - 1)])) as server:
+    rows = [(1, 11, switched - 5), (2, 12, switched + 1), (3, 13, switched - 1)]
+    with StatsServer(os.path.join(root, "stats.sock"), workers(rows)) as server:
         assert host.read(layout, server.path).stale_workers == [1, 3]
 
 
