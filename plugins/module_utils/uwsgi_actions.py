@@ -131,7 +131,8 @@ def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, n
 def release_report(text, host, reverted, outcome):
     """The rollback's message with, per app this run had switched to a new release, which release it was pointed
     back at and whether it serves again. An app brought back by the configuration's rollback (`outcome`, keyed by
-    app) serves again only when that rollback says so; one that answers nothing is named as DOWN."""
+    app) serves again only when that rollback says so; one that answers nothing is named as DOWN. An entry's
+    `health` is its health check's result, None when its check is off."""
     if not reverted:
         return text
     lines = [text, "", "Releases on host %s:" % host]
@@ -140,14 +141,17 @@ def release_report(text, host, reverted, outcome):
         if not back:
             lines.append("- app '%s': NOT rolled back: %s; it is left on the new release, which failed." % (name, error))
             continue
+        health = entry.get("health")
         if entry.get("action") == "service":
             brought = outcome.get(name) or {}
-            health = brought.get("health") or {}
-            error = brought.get("error") or health.get("msg") or (None if brought else "it was not brought back")
+            health = brought.get("health")
+            error = brought.get("error") or (health or {}).get("msg") or (None if brought else "it was not brought back")
         if error:
             lines.append("- app '%s': pointed back at release %s, but it is DOWN: %s" % (name, back, error))
         else:
             how = {"chain": "its workers moved back one at a time (chain reload)", "restart": "restarted",
                    "service": "brought back with its last good configuration"}[entry.get("action")]
-            lines.append("- app '%s': rolled back to release %s, %s; it answers its health check again." % (name, back, how))
+            # health: the check's result, None when the app's health check is off (then nothing was asked).
+            answers = "it answers its health check again" if health else "it runs again (health check off)"
+            lines.append("- app '%s': rolled back to release %s, %s; %s." % (name, back, how, answers))
     return "\n".join(lines)

@@ -131,7 +131,9 @@ def spec(app: dict, role: dict) -> Spec | None:
     return Spec(
         app=app["name"], id=str(release["id"]), source=kind, value=value,
         packages=tuple(release.get("packages") or ()), requirements=release.get("requirements") or "",
-        shared=tuple(release.get("shared") or ()), commands=tuple(tuple(str(a) for a in c) for c in release.get("commands") or ()),
+        # normpath: "media/" or "./media" is the path "media" (a trailing slash made the link's own directory).
+        shared=tuple(os.path.normpath(path) for path in release.get("shared") or ()),
+        commands=tuple(tuple(str(a) for a in c) for c in release.get("commands") or ()),
         verify_timeout=int(release.get("verify_timeout") or VERIFY_TIMEOUT), layout=Layout(root(app, role)))
 
 
@@ -253,7 +255,8 @@ def stale_workers(stats: dict, switched_at: float) -> list:
 
 
 def valid_id(value: object) -> bool:
-    return isinstance(value, str) and re.match(ID_PATTERN, value) is not None and value not in (".", "..")
+    # fullmatch: with re.match, ID_PATTERN's '$' also matches before a final newline ("1.0\n").
+    return isinstance(value, str) and re.fullmatch(ID_PATTERN, value) is not None and value not in (".", "..")
 
 
 # --- Switching and going back -------------------------------------------------------------------------

@@ -27,6 +27,11 @@ def _text(value: object) -> bool:
     return isinstance(value, str) and value != "" and not CONTROL.search(value)
 
 
+def _argument(value: object) -> bool:
+    """A value passed to a command as an argument of its own: one line, not an option."""
+    return _text(value) and not value.startswith("-")
+
+
 def _relative(value: object) -> bool:
     """A path inside the release's code: relative, without '..', one line."""
     if not _text(value) or value.startswith("/"):
@@ -60,10 +65,11 @@ def _source(base: str, source: object):
     elif kind == "archive" and not _text(value):
         yield "%s = %s must be the path of an archive on the controller." % (path, _json(value))
     elif kind == "git":
-        if not (isinstance(value, Mapping) and _text(value.get("repo"))
-                and (value.get("version") is None or _text(value.get("version")))):
+        if not (isinstance(value, Mapping) and _argument(value.get("repo"))
+                and (value.get("version") is None or _argument(value.get("version")))):
             yield ("%s = %s must be a dict with repo (the repository's URL or path) and optionally version (a branch, tag"
-                   " or commit), each one line." % (path, _json(value)))
+                   " or commit), each one line, not starting with '-' (git would read an option, such as --upload-pack,"
+                   " a command it runs as root)." % (path, _json(value)))
     strip = source.get("strip_components")
     if strip is not None and not (kind == "archive" and isinstance(strip, int) and not isinstance(strip, bool)
                                   and 0 <= strip <= 10):
@@ -71,19 +77,35 @@ def _source(base: str, source: object):
                % (base, _json(strip)))
 
 
+LISTS = (("packages", "requirement specifiers"), ("shared", "paths relative to the release's code"),
+         ("commands", "commands, each a list of arguments"))
+
+
 def _lists(base: str, spec: Mapping):
-    for number, item in enumerate(spec.get("packages") or []):
+    # A list that is not one is refused whole: a string would be read as its characters, a number would stop
+    # the check.
+    items = {}
+    for key, what in LISTS:
+        value = spec.get(key)
+        if value is not None and not isinstance(value, list):
+            yield "%s.%s = %s must be a list of %s." % (base, key, _json(value), what)
+        items[key] = value if isinstance(value, list) else []
+    yield from _items(base, spec, items)
+
+
+def _items(base: str, spec: Mapping, items: dict):
+    for number, item in enumerate(items["packages"]):
         if not _text(item) or item.startswith("-"):
             yield "%s.packages[%d] = %s %s." % (base, number, _json(item), SPECIFIER_RULE)
     requirements = spec.get("requirements")
     if requirements is not None and not _relative(requirements):
         yield ("%s.requirements = %s must be a path relative to the release's code (a requirements file it ships),"
                " without '..'." % (base, _json(requirements)))
-    for number, item in enumerate(spec.get("shared") or []):
+    for number, item in enumerate(items["shared"]):
         if not _relative(item) or item.strip("/") in ("", "."):
             yield ("%s.shared[%d] = %s must be a path relative to the release's code, without '..' (it becomes a link"
                    " to the app's shared directory)." % (base, number, _json(item)))
-    for number, argv in enumerate(spec.get("commands") or []):
+    for number, argv in enumerate(items["commands"]):
         if not (isinstance(argv, list) and argv and all(isinstance(a, (str, int, float)) and not isinstance(a, bool)
                                                         and "\x00" not in str(a) for a in argv) and _text(str(argv[0]))):
             yield ("%s.commands[%d] = %s must be a command as a non-empty list of arguments (run without a shell), for"

@@ -123,10 +123,12 @@ pruned:
 reverted:
   description:
     - With O(step=revert), per app, the release it was pointed back at, how (C(chain), C(restart) or C(service)), and
-      C(serving) (true when it answers its health check) with C(error) when not.
+      C(serving) (true when it answers its health check) with C(error) when not, and C(health), the check's result
+      (null when the app's check is off, or with C(service)).
   returned: always
   type: dict
-  sample: {shop: {release: "2.4.0", action: chain, serving: true, error: null}}
+  sample:
+    shop: {release: "2.4.0", action: chain, serving: true, error: null, health: {status: 200, attempts: 1, elapsed: 0.01}}
 """
 
 import pwd
@@ -279,25 +281,28 @@ def revert_one(module: AnsibleModule, name: str, entry: dict, info: dict) -> dic
     # a new build and check.
     release_host.unmark(layout, entry["to"])
     if not back:
-        return {"release": "", "action": "none", "serving": False,
+        return {"release": "", "action": "none", "serving": False, "health": None,
                 "error": "no earlier release to go back to (its first release)"}
     release_host.switch(layout, back)
     if info.get("changed"):
         # Its ini or units changed too: the rollback that follows restores them and restarts or reloads it.
-        return {"release": back, "action": "service", "serving": None, "error": None}
+        return {"release": back, "action": "service", "serving": None, "error": None, "health": None}
     stats = release_host.read_stats(model.runtime_dir(name) + "/stats.sock")
     action = release.revert_action(bool(stats), entry.get("loaded") == "chain" and "did not finish" not in
                                    (entry.get("error") or ""))
-    outcome = {"release": back, "action": action, "serving": False, "error": None}
+    outcome = {"release": back, "action": action, "serving": False, "error": None, "health": None}
     if action == "chain":
         marker = release_host.read_json(layout.marker(back)) or {}
         moved = chain(name, info, back, float(marker.get("import_seconds") or 1.0))
-        outcome["error"] = moved.get("error")
+        outcome["error"], outcome["health"] = moved.get("error"), moved.get("health")
     else:
         unit = model.unit_name(name)
         module.run_command(["systemctl", "reset-failed", unit])
         rc, out, err = module.run_command(["systemctl", "restart", unit])
-        outcome["error"] = (err or out).strip() if rc else health(info)[1]
+        if rc:
+            outcome["error"] = (err or out).strip()
+        else:
+            outcome["health"], outcome["error"] = health(info)
     outcome["serving"] = outcome["error"] is None
     return outcome
 

@@ -45,6 +45,12 @@ def app(**changes):
     return {key: value for key, value in base.items() if value is not DELETE}
 
 
+def released(**release):
+    """A valid app with a release (no chdir: the release owns its code), `release` laid over its release."""
+    return {"name": "shop", "module": "shop.wsgi:application",
+            "release": dict({"id": "2.0", "source": {"pip": ["shop==2.0"]}}, **release)}
+
+
 @dataclass
 class Case:
     id: str
@@ -123,6 +129,30 @@ CASES = [
         uwsgi_production_apps=[app(unit_hardening={"User": "root"})]),
     bad("secret_value_nul", "uwsgi_production_secrets.shop.TOKEN", "its value is not shown",
         uwsgi_production_secrets={"shop": {"TOKEN": SECRET + "\x00B=2"}}, uwsgi_production_apps=[app()]),
+    # --- releases (issue 24): the argument specification lets each through, the release rules refuse it ---
+    bad("release_id_climbs_out", "uwsgi_production_apps[0].release.id = \"../x\"", "must name the release",
+        uwsgi_production_apps=[released(id="../x")]),
+    bad("release_id_trailing_newline", "uwsgi_production_apps[0].release.id = \"1.0\\n\"", "must name the release",
+        uwsgi_production_apps=[released(id="1.0\n")]),
+    bad("release_packages_a_string", "uwsgi_production_apps[0].release.packages = \"flask==3.1\"", "must be a list",
+        uwsgi_production_apps=[released(packages="flask==3.1")]),
+    bad("release_pip_option", "uwsgi_production_apps[0].release.source.pip[0] = \"--index-url=http://x\"",
+        "not starting with '-'", uwsgi_production_apps=[released(source={"pip": ["--index-url=http://x"]})]),
+    bad("release_git_option", "uwsgi_production_apps[0].release.source.git", "not starting with '-'",
+        uwsgi_production_apps=[released(source={"git": {"repo": "--upload-pack=touch /tmp/x;"}})]),
+    bad("release_shared_climbs_out", "uwsgi_production_apps[0].release.shared[0] = \"../media\"", "without '..'",
+        uwsgi_production_apps=[released(shared=["../media"])]),
+    bad("release_command_empty", "uwsgi_production_apps[0].release.commands[0] = []", "non-empty list of arguments",
+        uwsgi_production_apps=[released(commands=[[]])]),
+    bad("release_and_chdir", "uwsgi_production_apps[0] (app \"shop\") sets release and chdir", "neither chdir",
+        uwsgi_production_apps=[dict(released(), chdir="/srv/shop")]),
+    bad("release_root_relative", "uwsgi_production_apps[0].release.root", "absolute path",
+        uwsgi_production_apps=[released(root="srv/shop")]),
+    bad("keep_releases_one", "uwsgi_production_keep_releases = 1", "at least 2", uwsgi_production_keep_releases=1),
+    bad_type("release_without_id", "id", "missing required arguments: id",
+             uwsgi_production_apps=[dict(released(), release={"source": {"pip": ["shop==2.0"]}})]),
+    bad_type("release_source_unknown_key", "uwsgi_production_apps.release.source.tarball", "Supported parameters include",
+             uwsgi_production_apps=[released(source={"tarball": "shop.tgz"})]),
     # --- good inputs: every check passes ---
     good("good_readme_example", uwsgi_production_apps=[app(
         virtualenv="/srv/shop/venv", http_socket="127.0.0.1:8080",
@@ -133,6 +163,9 @@ CASES = [
                  environment={"DJANGO_SETTINGS_MODULE": "shop.settings", "WORKERS": 4}),
              {"name": "old", "state": "absent", "user": "old", "remove_user": True}],
          uwsgi_production_secrets={"shop": {"DATABASE_URL": "postgres://u:p@db/shop", "DEBUG": False}}),
+    good("good_release", uwsgi_production_keep_releases=2, uwsgi_production_apps=[released(
+        source={"git": {"repo": "https://git.example/shop.git", "version": "v2.0"}}, requirements="requirements.txt",
+        shared=["media/"], commands=[["python", "manage.py", "migrate"]], verify_timeout=60)]),
 ]
 BAD = [case for case in CASES if not case.good]
 GOOD = [case for case in CASES if case.good]

@@ -148,3 +148,111 @@ def test_a_stop_directives_change_is_a_reload_and_with_anything_else_a_restart()
     assert actions.choose_action(True, ["unit"], install_changed=True, unit_restart=False) == "restart"
     assert actions.choose_action(True, ["unit"]) == "restart"
     assert actions.choose_action(False, ["unit"], unit_restart=False) == "start"
+
+
+# --- releases: which release each app was pointed back at, and whether it serves (actions.release_report) ---
+
+HEALTHY = {"status": 200, "attempts": 1, "elapsed": 0.01}
+CONFIG_FAILURE = "App 'shop' on host web3: release 2.0 failed its health check after the chain reload: GET / answered 500."
+
+
+def release_lines(text):
+    lines = text.splitlines()
+    return lines[lines.index("Releases on host web3:") + 1:]
+
+
+def test_the_release_report_says_how_each_app_went_back_and_that_it_serves():
+    reverted = {
+        "shop": {"release": "1.0", "action": "chain", "serving": True, "error": None, "health": HEALTHY},
+        "blog": {"release": "3.1", "action": "restart", "serving": True, "error": None, "health": HEALTHY},
+        "api": {"release": "0.9", "action": "service", "serving": None, "error": None},
+    }
+    outcome = {"api": {"state": "restarted", "error": None, "health": HEALTHY}}
+    text = actions.release_report(CONFIG_FAILURE, "web3", reverted, outcome)
+    assert text.splitlines()[:2] == [CONFIG_FAILURE, ""]
+    assert release_lines(text) == [
+        "- app 'shop': rolled back to release 1.0, its workers moved back one at a time (chain reload); it answers its "
+        "health check again.",
+        "- app 'blog': rolled back to release 3.1, restarted; it answers its health check again.",
+        "- app 'api': rolled back to release 0.9, brought back with its last good configuration; it answers its health "
+        "check again.",
+    ]
+
+
+def test_an_app_without_a_health_check_is_not_said_to_answer_it():
+    reverted = {
+        "shop": {"release": "1.0", "action": "chain", "serving": True, "error": None, "health": None},
+        "blog": {"release": "3.1", "action": "restart", "serving": True, "error": None, "health": None},
+        "api": {"release": "0.9", "action": "service", "serving": None, "error": None},
+    }
+    outcome = {"api": {"state": "restarted", "error": None, "health": None}}
+    lines = release_lines(actions.release_report(CONFIG_FAILURE, "web3", reverted, outcome))
+    assert lines == [
+        "- app 'shop': rolled back to release 1.0, its workers moved back one at a time (chain reload); it runs again "
+        "(health check off).",
+        "- app 'blog': rolled back to release 3.1, restarted; it runs again (health check off).",
+        "- app 'api': rolled back to release 0.9, brought back with its last good configuration; it runs again "
+        "(health check off).",
+    ]
+
+
+DOWN = [
+    # (how it went back, its reverted entry, the configuration rollback's outcome of it, the reason shown)
+    ("chain that did not finish", {"action": "chain", "serving": False,
+                                   "error": "the chain reload onto release 1.0 did not finish within 21 s"}, None,
+     "did not finish within 21 s"),
+    ("chain, then its health check failed", {"action": "chain", "serving": False,
+                                             "error": "release 1.0 failed its health check after the chain reload: "
+                                                      "GET / answered 502"}, None, "GET / answered 502"),
+    ("restart that failed", {"action": "restart", "serving": False,
+                             "error": "Job for uwsgi-shop.service failed because the control process exited"}, None,
+     "Job for uwsgi-shop.service failed"),
+    ("restart, then no answer", {"action": "restart", "serving": False, "error": "no answer within 30 s"}, None,
+     "no answer within 30 s"),
+    ("the service's rollback could not start it", {"action": "service", "serving": None, "error": None},
+     {"state": "restarted", "error": "Job failed", "health": None}, "Job failed"),
+    ("the service's rollback, then its health check failed", {"action": "service", "serving": None, "error": None},
+     {"state": "restarted", "error": None, "health": {"status": 500, "msg": "GET / answered 500"}}, "GET / answered 500"),
+    ("the service's rollback never reached it", {"action": "service", "serving": None, "error": None}, None,
+     "it was not brought back"),
+]
+
+
+@pytest.mark.parametrize("how, entry, brought, reason", DOWN, ids=[row[0] for row in DOWN])
+def test_an_app_left_down_is_named_down_and_never_rolled_back(how, entry, brought, reason):
+    reverted = {"shop": dict(entry, release="1.0"),
+                "blog": {"release": "3.1", "action": "chain", "serving": True, "error": None, "health": HEALTHY}}
+    outcome = {"shop": brought} if brought else {}
+    text = actions.release_report(CONFIG_FAILURE, "web3", reverted, outcome)
+    shop, blog = release_lines(text)
+    assert shop.startswith("- app 'shop': pointed back at release 1.0, but it is DOWN: "), how
+    assert reason in shop and "rolled back" not in shop.lower()
+    assert blog.startswith("- app 'blog': rolled back to release 3.1")
+    # Nothing in the whole message says the app that is down was rolled back or answers.
+    for line in text.splitlines():
+        if "'shop'" in line and line.startswith("- app"):
+            assert "rolled back" not in line.lower() and "answers" not in line
+
+
+def test_an_app_on_its_first_release_is_not_rolled_back_and_says_so():
+    reverted = {"shop": {"release": "", "action": "none", "serving": False,
+                         "error": "no earlier release to go back to (its first release)"}}
+    assert release_lines(actions.release_report(CONFIG_FAILURE, "web3", reverted, {})) == [
+        "- app 'shop': NOT rolled back: no earlier release to go back to (its first release); it is left on the new "
+        "release, which failed."]
+
+
+def test_the_release_report_is_the_rollback_s_text_when_no_release_was_switched():
+    assert actions.release_report(CONFIG_FAILURE, "web3", {}, {"shop": {"error": None}}) == CONFIG_FAILURE
+
+
+def test_the_rollback_and_release_reports_together_name_a_down_app_down():
+    """The configuration's rollback and the release's, as uwsgi_rollback joins them, for one app that is down."""
+    outcome = {"shop": {"state": "restarted", "error": "Job failed", "health": None}}
+    text = rollback_report(CONFIG_FAILURE, "web3", "/etc/uwsgi-production/last-good", ["shop"], outcome, {"shop": "/"},
+                           [], [])
+    text = actions.release_report(text, "web3", {"shop": {"release": "1.0", "action": "service", "serving": None,
+                                                          "error": None}}, outcome)
+    named = [line for line in text.splitlines() if "'shop'" in line and line.startswith("- app")]
+    assert named == ["- app 'shop': files restored; bringing it back FAILED: Job failed",
+                     "- app 'shop': pointed back at release 1.0, but it is DOWN: Job failed"]
