@@ -617,6 +617,7 @@ def plot(bench, path):
         middle.axvspan(row["start"] - line["t0"], row["end"] - line["t0"], color=colors[row["app"]], alpha=0.12)
         top.axvspan(row["start"] - line["t0"], row["end"] - line["t0"], color=colors[row["app"]], alpha=0.12)
     top.set_yscale("symlog", linthresh=0.05)
+    top.set_ylim(bottom=0)
     top.set_ylabel("max latency per second, s")
     top.set_xlabel("seconds since the load started (shaded: each role run, by app)")
     top.axhline(MAX_WAIT_S, color="grey", linestyle="--", linewidth=0.8)
