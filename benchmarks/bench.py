@@ -13,8 +13,8 @@ import sys
 import time
 import traceback
 
-from benchlib import (busyness, context, fleet, hosts, memory, plots, report, runtime, safe_changes, settings,
-                      snapshot, stop, throughput)
+from benchlib import (busyness, context, fleet, hosts, memory, plots, releases, report, runtime, safe_changes,
+                      settings, snapshot, stop, throughput)
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 COMMAND = "bash benchmarks/run.sh"
@@ -120,7 +120,9 @@ def run_benchmarks(ctx, results):
         record(ctx, results, "safe_changes", lambda: safe_changes.run(ctx))
     if "fleet" in only:  # on its own four hosts
         record(ctx, results, "fleet", lambda: fleet.run(ctx))
-    if not set(only) - {"safe_changes", "fleet"}:
+    if "releases" in only:  # on its own host
+        record(ctx, results, "releases", lambda: releases.run(ctx))
+    if not set(only) - {"safe_changes", "fleet", "releases"}:
         return
     prepare_main_host(ctx, results)
     if "throughput" in only:
@@ -155,7 +157,8 @@ def main():
         results["machine"]["loadavg_end"] = loadavg()
         results["finished"], results["duration_s"] = now_text(), round(time.monotonic() - began, 1)
         save(ctx, results)
-    results["plots"] = plots.write_all(results, out) + safe_changes.write_plot(results, out)
+    results["plots"] = (plots.write_all(results, out) + safe_changes.write_plot(results, out)
+                        + releases.write_plot(results, out))
     wrong = report.problems(results)
     save(ctx, results)
     text = report.summary(results)
@@ -165,6 +168,9 @@ def main():
     if "fleet" in results["benchmarks"]:
         text += "\n\n7. " + results["benchmarks"]["fleet"].get("title", "fleet") + "\n" \
             + fleet.summary_text(results["benchmarks"]["fleet"])
+    if "releases" in results["benchmarks"]:
+        text += "\n\n9. " + results["benchmarks"]["releases"].get("title", "releases") + "\n" \
+            + releases.summary_text(results["benchmarks"]["releases"])
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
     print("\n" + text + f"\n\nWritten: {out}/results.json, summary.txt, " + ", ".join(results["plots"]))
     failed = [name for name, bench in results["benchmarks"].items() if "error" in bench]

@@ -62,7 +62,7 @@ def one_request(target, path, timeout):
     return int(words[1]), ""
 
 
-def run(target, path, rate, duration, stop_file, timeout, min_duration=0.0):
+def run(target, path, rate, duration, stop_file, timeout, min_duration=0.0, concurrency=0):
     records = []
     lock = threading.Lock()
     started = time.time()
@@ -74,7 +74,9 @@ def run(target, path, rate, duration, stop_file, timeout, min_duration=0.0):
         with lock:
             records.append([round(scheduled, 4), round(time.monotonic() - begin, 4), status, error])
 
-    with ThreadPoolExecutor(max_workers=max(8, int(rate))) as pool:
+    # Enough threads that no request waits for a free thread (its latency is measured from its own start):
+    # a stall of S seconds at R requests/s needs R x S of them.
+    with ThreadPoolExecutor(max_workers=concurrency or max(8, int(rate))) as pool:
         n = 0
         while True:
             offset = n / rate
@@ -111,6 +113,9 @@ def main():
     parser.add_argument("--min-duration", type=float, default=0,
                         help="seconds to run at least, even when --stop-file appears sooner")
     parser.add_argument("--timeout", type=float, default=30, help="seconds one request may take")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="requests in flight at most (default: the rate, at least 8); a stall of S seconds "
+                             "needs rate x S, or later requests wait for a thread and their wait goes unmeasured")
     parser.add_argument("--out", help="write the JSON report here (default: stdout)")
     args = parser.parse_args()
     if not args.duration and not args.stop_file:
@@ -118,7 +123,8 @@ def main():
     if args.http and not args.http.startswith(("127.", "localhost:", "[::1]:")):
         parser.error("--http must be a loopback address: load stays inside the host")
     target = ("http", args.http) if args.http else ("uwsgi", args.uwsgi)
-    report = run(target, args.path, args.rate, args.duration, args.stop_file, args.timeout, args.min_duration)
+    report = run(target, args.path, args.rate, args.duration, args.stop_file, args.timeout, args.min_duration,
+                 args.concurrency)
     text = json.dumps(report)
     if args.out:
         tmp = args.out + ".tmp"

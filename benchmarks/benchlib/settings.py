@@ -2,7 +2,7 @@
 
 import dataclasses
 
-BENCHMARKS = ("runtime", "throughput", "busyness", "stop", "memory", "safe_changes", "fleet")
+BENCHMARKS = ("runtime", "throughput", "busyness", "stop", "memory", "safe_changes", "fleet", "releases")
 
 
 @dataclasses.dataclass
@@ -43,6 +43,13 @@ class Settings:
     # 7. Fleet: identical apps on each of its four hosts; interleaved rounds of rollouts.
     fleet_apps: int = 1
     fleet_rounds: int = 3
+    # 9. Releases: interleaved rounds of new code (and new code with a new dependency) on today's route and as a
+    # release, then as many rounds of going back; requests/s on each app; the app's import time; seconds
+    # between role runs.
+    rel_rounds: int = 1
+    rel_rate: int = 50
+    rel_import_s: int = 5
+    rel_gap: int = 2
 
 
 QUICK = {"tp_rounds": 1, "tp_seconds": 2, "stop_rounds": 1, "rt_sizes": (1, 2), "rt_rounds": 1,

@@ -1,7 +1,10 @@
 """benchmarks/: parsers, statistics, analyses, results.json shape and plots, on small synthetic input."""
 
+import io
 import json
 import sys
+import tarfile
+import zipfile
 
 import pytest
 from paths import REPO
@@ -14,6 +17,7 @@ from benchlib import busyness, memory, parse, plots, report, runtime, settings, 
 from benchlib import safe_changes  # noqa: E402
 from benchlib import snapshot  # noqa: E402
 from benchlib import apps, baseline_collection, fleet  # noqa: E402
+from benchlib import releases  # noqa: E402
 import probe  # noqa: E402
 
 WRK = """Running 5s test @ http://127.0.0.1:8101/
@@ -687,3 +691,179 @@ def test_respawns_in_the_same_second_are_counted_as_together():
     found = throughput.respawn_summary([100.2, 100.9, 103.5, 130.0, 130.4, 131.0])
     assert found == {"respawns": 6, "same_second": 4, "seconds": [0.0, 0.7, 3.3, 29.8, 30.2, 30.8]}
     assert throughput.respawn_summary([]) == {"respawns": 0, "same_second": 0, "seconds": []}
+
+
+# --- 9. Releases: the versions, the schedule and the analysis on a synthetic session -----------------
+def test_releases_app_versions_and_wheels(tmp_path, monkeypatch):
+    good = releases.app_source("v3", 0, deps=(0, 1))
+    broken = releases.app_source("x-broken", 0, broken=True)
+    unhealthy = releases.app_source("x-unhealthy", 0, status=500)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for number in (0, 1):
+        with zipfile.ZipFile(io.BytesIO(releases.wheel_bytes(number))) as wheel:
+            for name in wheel.namelist():
+                if name.endswith(".py"):
+                    wheel.extract(name, wheels)
+            record = wheel.read(f"relbench_dep{number}-1.0.dist-info/RECORD").decode()
+            assert f"relbench_dep{number}.py,sha256=" in record and "RECORD,," in record
+    monkeypatch.syspath_prepend(str(wheels))
+    answers = []
+    scope = {}
+    exec(compile(good, "relapp.py", "exec"), scope)  # pylint: disable=exec-used
+    body = b"".join(scope["application"]({}, lambda status, headers: answers.append(status)))
+    assert answers == ["200 OK"] and json.loads(body)["version"] == "v3"
+    scope = {}
+    exec(compile(unhealthy, "relapp.py", "exec"), scope)  # pylint: disable=exec-used
+    scope["application"]({}, lambda status, headers: answers.append(status))
+    assert answers[-1] == "500 Internal Server Error"
+    with pytest.raises(ImportError, match="deliberately broken"):
+        exec(compile(broken, "relapp.py", "exec"), {})  # pylint: disable=exec-used
+
+
+def test_releases_schedule_interleaves_and_keeps_the_last_good_state():
+    versions, steps, final = releases.schedule(2)
+    kinds = [(step["kind"], step["app"]) for step in steps]
+    # Round 1 starts with today's route, round 2 with the release.
+    assert kinds[:4] == [("code", "base"), ("code", "rel"), ("deps", "base"), ("deps", "rel")]
+    assert kinds[4:8] == [("code", "rel"), ("code", "base"), ("deps", "rel"), ("deps", "base")]
+    deps_rel = [step for step in steps if step["kind"] == "deps" and step["app"] == "rel"]
+    assert [step["state"]["rel"]["packages"] for step in deps_rel] == [(0, 1), (0, 1, 2)]
+    broken = next(step for step in steps if step["kind"] == "broken" and step["app"] == "rel")
+    assert broken["fails"] and broken["serves_after"] == "v5" and versions["x-broken"]["broken"]
+    # The run after a failed one starts from the last good state.
+    after = steps[steps.index(broken) + 1]
+    assert after["state"]["base"]["version"] == "v5" and after["state"]["rel"]["version"] == "x-unhealthy"
+    back = [step for step in steps if step["kind"] == "back" and step["app"] == "rel"]
+    assert [(step["from"], step["to"], step["state"]["rel"]["packages"]) for step in back] == [("v5", "v4", (0, 1))] * 2
+    assert [step["round"] for step in steps if step["kind"] == "play"] == [0, 1]
+    rerun = next(step for step in steps if step["kind"] == "rerun")
+    assert steps[steps.index(rerun) - 1]["kind"] == "play" and rerun["state"]["rel"]["version"] == "v4"
+    assert final == {"base": {"version": "v5", "packages": (0, 1, 2)}, "rel": {"version": "v5", "packages": (0, 1, 2)}}
+    rel = releases.app_entry("rel", final["rel"], "/c/archives")
+    assert rel["release"] == {"id": "v5", "source": {"archive": "/c/archives/v5.tar.gz"},
+                              "packages": [releases.wheel_path(n) for n in (0, 1, 2)]}
+    assert "chdir" not in rel and rel["health_check"] == {"timeout": releases.HEALTH_TIMEOUT_S}
+    base = releases.app_entry("base", {"version": "v4", "packages": (0,)}, "/c/archives")
+    assert base["chdir"] == "/srv/relbench/code/v4" and base["virtualenv"] == releases.BASE_VENV
+    lazy = [entry for entry in releases.flask_entries() if entry["options"].get("lazy-apps")]
+    assert [entry["name"] for entry in lazy] == ["rel-flask-lazy"]
+
+
+def test_releases_write_sources(tmp_path):
+    versions, _steps, _final = releases.schedule(1)
+    out = releases.write_sources(tmp_path, versions, 5)
+    assert (out / "host" / "code" / "v3" / "relapp.py").read_text().count("import relbench_dep") == 2
+    with tarfile.open(out / "archives" / "v2.tar.gz") as archive:
+        assert archive.getnames() == ["relapp.py"]
+    assert sorted(p.name for p in (out / "host" / "wheels").iterdir()) == [releases.wheel_name(n) for n in (0, 1)]
+
+
+def test_releases_run_figures_and_messages():
+    records = safe_changes.wall_records(steady_report(100.0, [[0.0, 0.01, 200, ""], [0.5, 4.9, 200, ""],
+                                                              [1.0, 0.02, 0, "TimeoutError"], [9.0, 0.5, 200, ""]]))
+    figures = releases.run_figures(records, 100.0, 105.0)
+    assert figures == {"sent": 3, "failed": 1, "errors": {"TimeoutError": 1}, "longest_wait_s": 4.9, "p99_s": 4.9}
+    assert releases.percentile([1, 2, 3, 4], 0.5) == 2 and releases.percentile([], 0.99) is None
+    assert releases.serves_ok({"200 v4": 10}, "v4") and not releases.serves_ok({"200 v4": 9, "500": 1}, "v4")
+    assert not releases.serves_ok({}, "v4")
+    step = {"app": "rel", "serves_after": "v5"}
+    said = ("Release x-broken of app 'rel' on host h was NOT switched to: importing relapp:application failed. The "
+            "app was not touched: it still serves release v5.")
+    assert releases.says_old_serves(step, {"rc": 2, "failure": said})
+    assert not releases.says_old_serves(step, {"rc": 0, "failure": said})
+    assert not releases.says_old_serves({"app": "rel", "serves_after": "v4"}, {"rc": 2, "failure": said})
+    assert releases.says_old_serves({"app": "base", "serves_after": "v5"}, {"rc": 2, "failure": "x\nRolled back to"})
+
+
+FAILED_MESSAGE = ("Release {to} of app 'rel' on host pyops-bench-releases was NOT switched to: importing relapp failed. "
+                  "The app was not touched: it still serves release v3.")
+
+
+def releases_session(drop_in_release=False):
+    """rounds=1 at 10 req/s per app from t=1000: every run lasts 10 s and starts 12 s after the one before;
+    today's route stalls 5 s at the start of each of its runs, the release never (unless drop_in_release)."""
+    _versions, steps, _final = releases.schedule(1)
+    done, t = [], 1000.0
+    stalls = []
+    for step in steps:
+        if step["kind"] == "play":
+            done.append((step, {"role_s": 4.0, "own_s": 4.0}))
+            continue
+        if step["kind"] == "rerun":
+            done.append((step, {"start": t, "end": t + 6.0, "role_s": 6.5, "own_s": 6.0, "rc": 0,
+                                "recap": {"changed": 0}, "switched": {}, "served": {}, "failure": ""}))
+            t += 8.0
+            continue
+        chain = {"from": step["from"], "to": step["to"], "loaded": "chain", "seconds": 6.0} \
+            if step["app"] == "rel" and not step["fails"] else None
+        run = {"start": t, "end": t + 10.0, "role_s": 10.0 if step["app"] == "base" else 16.0,
+               "own_s": 9.5 if step["app"] == "base" else 15.5, "rc": 2 if step["fails"] else 0,
+               "recap": {"changed": 1}, "switched": {"rel": chain} if chain else {},
+               "served": {f"200 {step['serves_after']}": 10},
+               "failure": ((FAILED_MESSAGE.format(**step) if step["app"] == "rel" else "Rolled back to the last good")
+                           if step["fails"] else "")}
+        if step["app"] == "base":
+            stalls.append(t)
+        done.append((step, run))
+        t += 12.0
+    loads = {}
+    for app in ("base", "rel"):
+        records = []
+        for n in range(int((t - 1000.0) * 10)):
+            sent = 1000.0 + n / 10
+            latency = 0.003
+            if app == "base" and any(start <= sent < start + 5.0 for start in stalls):
+                latency = 5.0 - (sent - max(start for start in stalls if start <= sent))
+            status, error = 200, ""
+            if drop_in_release and app == "rel" and n == 130:
+                status, error = 0, "ConnectionRefusedError"
+            records.append([round(n / 10, 4), latency, status, error])
+        loads[app] = steady_report(1000.0, records)
+    memory = {"rel-flask-eager": {"requests": 400, "failed": 0, "samples": [
+                  {"processes": [{"pid": 1, "name": "m", "rss_mb": 90.0, "pss_mb": 20.0}]
+                   + [{"pid": 2 + i, "name": "w", "rss_mb": 92.0, "pss_mb": 12.0} for i in range(8)],
+                   "rss_mb": 826.0, "pss_mb": 116.0}]},
+              "rel-flask-lazy": {"requests": 400, "failed": 0, "samples": [
+                  {"processes": [{"pid": 1, "name": "m", "rss_mb": 10.0, "pss_mb": 4.0}]
+                   + [{"pid": 2 + i, "name": "w", "rss_mb": 95.0, "pss_mb": 80.0} for i in range(8)],
+                   "rss_mb": 770.0, "pss_mb": 644.0}]}}
+    settings_ = {"rounds": 1, "rate": 10, "import_s": 5, "gap_s": 2, "health_timeout_s": 20}
+    return releases.analyze(done, loads, memory, settings_, (1000.0, t))
+
+
+def test_releases_analysis_targets_summary_and_plot(tmp_path):
+    result = releases_session()
+    kinds = {(row["kind"], row["app"]): row for row in result["summary"]["kinds"]}
+    assert kinds[("code", "base")]["longest_wait_s"] == 5.0 and kinds[("code", "rel")]["longest_wait_s"] == 0.003
+    assert kinds[("code", "rel")]["failed"] == 0 and kinds[("code", "rel")]["chain_s_median"] == 6.0
+    assert kinds[("broken", "rel")]["says_old_serves"] and kinds[("unhealthy", "base")]["says_old_serves"]
+    assert result["summary"]["ratios"]["code"]["longest_wait_base_over_rel"] == [round(5.0 / 0.003, 2)]
+    assert result["summary"]["ratios"]["code"]["role_s_rel_over_base"] == [1.6]
+    back = result["summary"]["back"]["rel"]
+    assert back["over_play"] == [3.88] and back["net_of_chain_over_play"] == [2.38] and back["chain_s"] == [6.0]
+    assert result["summary"]["reruns"] == [{"round": 0, "own_s": 6.0, "changed": 0, "rc": 0, "over_play": 1.5}]
+    assert not any(row["kind"] == "rerun" for row in result["runs"]["rows"])
+    targets = {t["target"].split(":")[0]: t for t in result["goal"]["targets"]}
+    assert targets["a release (new code)"]["met"] and targets["a release answering 500"]["met"]
+    assert targets["going back to the previous release"]["met"] is False  # 2.38x the play net of the chain
+    assert result["goal"]["met"] is False
+    memory_ = result["summary"]["memory"]
+    assert memory_["lazy_cost"] == {"worker_rss_mb_median": 3.0, "worker_pss_mb_median": 68.0, "total_rss_mb": -56.0,
+                                    "total_pss_mb": 528.0}
+    results = full_results()
+    results["benchmarks"]["releases"] = result
+    assert report.problems(results) == []
+    text = releases.summary_text(result)
+    assert "NOT switched" in text and "lazy-apps costs per worker RSS +3.0 / PSS +68.0 MB" in text
+    assert "-> NOT MET" in text
+    assert releases.write_plot(results, tmp_path) == ["releases.png"]
+    assert (tmp_path / "releases.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_releases_goal_fails_on_a_failed_request_and_is_met_otherwise(monkeypatch):
+    monkeypatch.setattr(releases, "BACK_MAX_OVER_PLAY", 2.5)
+    assert releases_session()["goal"]["met"] is True
+    dropped = releases_session(drop_in_release=True)
+    kinds = {(row["kind"], row["app"]): row for row in dropped["summary"]["kinds"]}
+    assert kinds[("code", "rel")]["failed"] == 1 and dropped["goal"]["met"] is False
