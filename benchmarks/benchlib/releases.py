@@ -240,8 +240,8 @@ def role_run(ctx, host, label, entries):
         said = {}
     return {"start": round(began_wall, 4), "end": round(began_wall + seconds, 4), "role_s": round(seconds, 2),
             "own_s": round(seconds - written, 2), "rc": result.returncode, "recap": recap,
-            "switched": said.get("switched") or {}, "actions": {k: v.get("action") for k, v in
-                                                               (said.get("apps") or {}).items()},
+            "switched": said.get("switched") or {},
+            "actions": {k: v.get("action") for k, v in (said.get("apps") or {}).items()},
             "failure": safe_changes.failure_message(result.stdout), "slowest_tasks": times[:5]}
 
 

@@ -8,19 +8,27 @@ stats socket. The decisions are uwsgi_release's; this file carries them out.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pwd
 import shutil
+import signal
 import socket
-import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_release import HostReleases, Layout, Spec
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+# What runs a command: AnsibleModule.run_command's shape, (argv, cwd=, environ_update=) -> (rc, stdout, stderr).
+Runner = Callable[..., tuple]
+# coreutils' timeout: 124 when it stopped the command, 137 when it had to kill it.
+TIMED_OUT = (124, 137)
+# Named by path: the command's own PATH (the release's virtualenv first) does not hold /usr/sbin.
+TIMEOUT, RUNUSER = "/usr/bin/timeout", "/usr/sbin/runuser"
 
 
 class ReleaseFailed(Exception):
@@ -111,7 +119,7 @@ def _write_json(path: str, data: dict) -> None:
     os.rename(staged, path)
 
 
-def prepare(wanted: Spec, python: str) -> None:
+def prepare(run: Runner, wanted: Spec, python: str) -> None:
     """An empty release directory with its own virtualenv, made at its final path (a virtualenv cannot move).
     An unfinished or failed build of the same id is removed first; the live release is never touched."""
     layout = wanted.layout
@@ -132,9 +140,9 @@ def prepare(wanted: Spec, python: str) -> None:
         if os.path.lexists(target):
             shutil.rmtree(target)
         os.makedirs(layout.code(wanted.id), mode=0o755)
-    run = subprocess.run([python, "-m", "venv", layout.venv(wanted.id)], capture_output=True, text=True, check=False)
-    if run.returncode != 0:
-        raise ReleaseFailed("making its virtualenv with %s failed" % python, run.stdout + run.stderr)
+    rc, out, err = run([python, "-m", "venv", layout.venv(wanted.id)])
+    if rc != 0:
+        raise ReleaseFailed("making its virtualenv with %s failed" % python, out + err)
 
 
 def link_shared(wanted: Spec, uid: int, gid: int) -> None:
@@ -172,40 +180,36 @@ def environment(wanted: Spec, env: dict, release_dir: str) -> dict:
     return base
 
 
-def run_as(argv: list, user: str, group: str, env: dict, cwd: str, timeout: float) -> tuple:
-    """(returncode, output, seconds) of a command run as the app's user; returncode None when it timed out."""
+def run_as(run: Runner, argv: list, user: str, group: str, env: dict, cwd: str, timeout: float) -> tuple:
+    """(returncode, output, seconds) of a command run as the app's user and group (runuser, as root) with `env` over
+    the module's environment, stopped after `timeout` seconds (coreutils' timeout): returncode None when it was."""
     begun = time.monotonic()
-    try:
-        run = subprocess.run(argv, user=user, group=group, extra_groups=[], env=env, cwd=cwd, timeout=timeout,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
-        return run.returncode, run.stdout, time.monotonic() - begun
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return None, out, time.monotonic() - begun
-    except OSError as exc:
-        return 127, str(exc), time.monotonic() - begun
+    wrapped = [TIMEOUT, "--kill-after=5", "%d" % max(1, math.ceil(timeout)), RUNUSER, "-p", "-u", user, "-g", group, "--"]
+    wrapped += [str(arg) for arg in argv]
+    rc, out, err = run(wrapped, cwd=cwd, environ_update=env)
+    return (None if rc in TIMED_OUT else rc), out + err, time.monotonic() - begun
 
 
 def tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
-def run_commands(wanted: Spec, user: str, group: str, env: dict) -> None:
+def run_commands(run: Runner, wanted: Spec, user: str, group: str, env: dict) -> None:
     release_dir = wanted.layout.release(wanted.id)
     for argv in wanted.commands:
-        rc, out, _seconds = run_as(list(argv), user, group, environment(wanted, env, release_dir),
+        rc, out, _seconds = run_as(run, list(argv), user, group, environment(wanted, env, release_dir),
                                    wanted.layout.code(wanted.id), timeout=3600)
         if rc != 0:
             how = "timed out" if rc is None else "exited with status %s" % rc
             raise ReleaseFailed("its command %s %s" % (json.dumps(list(argv)), how), tail(out, 30))
 
 
-def verify(wanted: Spec, python: str, module: str, user: str, group: str, env: dict) -> float:
+def verify(run: Runner, wanted: Spec, python: str, module: str, user: str, group: str, env: dict) -> float:
     """Import the app's WSGI callable from the release as its workers will, in a separate process as the app's
     user, within the timeout: the seconds the import took, or ReleaseFailed with the traceback's last lines."""
     release_dir = wanted.layout.release(wanted.id)
     env = dict(environment(wanted, env, release_dir), **{release.CURRENT_VAR: release_dir, release.MODULE_VAR: module})
-    rc, out, seconds = run_as([python, "-S", "-c", release.LOADER], user, group, env, wanted.layout.code(wanted.id),
+    rc, out, seconds = run_as(run, [python, "-S", "-c", release.LOADER], user, group, env, wanted.layout.code(wanted.id),
                               wanted.verify_timeout)
     if rc is None:
         raise ReleaseFailed("importing %s did not finish within %d s" % (module, wanted.verify_timeout), tail(out))
@@ -214,48 +218,61 @@ def verify(wanted: Spec, python: str, module: str, user: str, group: str, env: d
     return round(seconds, 3)
 
 
-def preview(wanted: Spec, uwsgi: str, module: str, user: str, group: str, env: dict, health: dict) -> dict:
+def preview(run: Runner, wanted: Spec, uwsgi: str, module: str, user: str, group: str, env: dict, health: dict) -> dict:
     """Serve the release from a uWSGI of its own on a scratch unix socket, as the app's user, and ask it for the app's
     health-check page: a release that would fail the check after the switch is refused before any worker sees it.
     The result of the check, or ReleaseFailed."""
     scratch = tempfile.mkdtemp(prefix="uwsgi-release-preview-")
     account = pwd.getpwnam(user)
     os.chown(scratch, account.pw_uid, account.pw_gid)
-    address = os.path.join(scratch, "preview.sock")
+    address, pidfile, log = (os.path.join(scratch, name) for name in ("preview.sock", "preview.pid", "preview.log"))
     loader = os.path.join(scratch, release.LOADER_NAME)
     with open(loader, "w") as handle:
         handle.write(release.LOADER)
     release_dir = wanted.layout.release(wanted.id)
     argv = [uwsgi, "--strict", "--master", "--processes", "1", "--need-app", "--no-site", "--die-on-term",
             "--disable-logging", "--http-socket" if health["protocol"] == "http" else "--socket", address,
-            "--chdir", wanted.layout.code(wanted.id), "--wsgi-file", loader]
+            "--chdir", wanted.layout.code(wanted.id), "--wsgi-file", loader, "--daemonize", log, "--pidfile", pidfile]
     env = dict(environment(wanted, env, release_dir), **{release.CURRENT_VAR: release_dir, release.MODULE_VAR: module})
-    process = subprocess.Popen(argv, user=user, group=group, extra_groups=[], env=env, cwd=scratch,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        return probe.check(address, health["protocol"], health["path"], health["host"], health["status"],
-                           float(health["timeout"]))
-    except probe.Unhealthy as exc:
-        raise ReleaseFailed("served by a uWSGI of its own before the switch, it failed the app's health check: %s"
-                            % exc.msg, _stop(process)) from None
+        rc, out, _seconds = run_as(run, argv, user, group, env, scratch, 60)
+        if rc != 0:
+            raise ReleaseFailed("a uWSGI of its own could not start to serve it before the switch", tail(out))
+        try:
+            return probe.check(address, health["protocol"], health["path"], health["host"], health["status"],
+                               float(health["timeout"]))
+        except probe.Unhealthy as exc:
+            raise ReleaseFailed("served by a uWSGI of its own before the switch, it failed the app's health check: %s"
+                                % exc.msg, _stop(pidfile, log)) from None
     finally:
-        _stop(process)
+        _stop(pidfile, log)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _stop(process: subprocess.Popen) -> str:
-    """Stop the preview's uWSGI; its output, the last lines."""
-    if process.poll() is None:
-        process.terminate()
+def _stop(pidfile: str, log: str) -> str:
+    """Stop the preview's uWSGI (SIGTERM, which die-on-term makes a shutdown; its whole process group after 10 s);
+    the last lines of its log."""
+    try:
+        with open(pidfile) as handle:
+            pid = int(handle.read().strip())
+    except (OSError, ValueError):
+        pid = 0
+    if pid > 0:
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    out = process.stdout.read().decode("utf-8", "replace") if process.stdout and not process.stdout.closed else ""
-    if process.stdout:
-        process.stdout.close()
-    return tail(out)
+            os.kill(pid, signal.SIGTERM)
+            for _tick in range(100):
+                if not os.path.exists("/proc/%d" % pid):
+                    break
+                time.sleep(0.1)
+            else:
+                os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        with open(log, errors="replace") as handle:
+            return tail(handle.read())
+    except OSError:
+        return ""
 
 
 def mark(wanted: Spec, import_seconds: float) -> None:

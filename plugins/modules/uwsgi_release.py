@@ -182,11 +182,11 @@ def finish(module: AnsibleModule, app: dict, wanted: release.Spec) -> float:
     env = dict(app.get("environment") or {}, **(secrets.get(app["name"]) or {}))
     release_host.link_shared(wanted, account.pw_uid, account.pw_gid)
     release_host.chown_tree(wanted.layout.release(wanted.id), account.pw_uid, account.pw_gid)
-    release_host.run_commands(wanted, user, group, env)
-    seconds = release_host.verify(wanted, python_of(role), app["module"], user, group, env)
+    release_host.run_commands(module.run_command, wanted, user, group, env)
+    seconds = release_host.verify(module.run_command, wanted, python_of(role), app["module"], user, group, env)
     check = model.health_check(app, role, model.effective_options(app, role))
     if check.get("enabled", True):
-        release_host.preview(wanted, model.binary(role), app["module"], user, group, env, check)
+        release_host.preview(module.run_command, wanted, model.binary(role), app["module"], user, group, env, check)
     release_host.mark(wanted, seconds)
     return seconds
 
@@ -238,7 +238,7 @@ def build_all(module: AnsibleModule) -> None:
         built[app["name"]] = {"id": wanted.id}
         try:
             if params["step"] == "prepare":
-                release_host.prepare(wanted, python_of(params["role"]))
+                release_host.prepare(module.run_command, wanted, python_of(params["role"]))
             else:
                 built[app["name"]]["import_seconds"] = finish(module, app, wanted)
         except (release_host.ReleaseFailed, OSError) as exc:

@@ -820,14 +820,14 @@ def releases_session(drop_in_release=False):
                 status, error = 0, "ConnectionRefusedError"
             records.append([round(n / 10, 4), latency, status, error])
         loads[app] = steady_report(1000.0, records)
-    memory = {"rel-flask-eager": {"requests": 400, "failed": 0, "samples": [
-                  {"processes": [{"pid": 1, "name": "m", "rss_mb": 90.0, "pss_mb": 20.0}]
-                   + [{"pid": 2 + i, "name": "w", "rss_mb": 92.0, "pss_mb": 12.0} for i in range(8)],
-                   "rss_mb": 826.0, "pss_mb": 116.0}]},
-              "rel-flask-lazy": {"requests": 400, "failed": 0, "samples": [
-                  {"processes": [{"pid": 1, "name": "m", "rss_mb": 10.0, "pss_mb": 4.0}]
-                   + [{"pid": 2 + i, "name": "w", "rss_mb": 95.0, "pss_mb": 80.0} for i in range(8)],
-                   "rss_mb": 770.0, "pss_mb": 644.0}]}}
+    eager = [{"pid": 1, "name": "m", "rss_mb": 90.0, "pss_mb": 20.0}]
+    eager += [{"pid": 2 + i, "name": "w", "rss_mb": 92.0, "pss_mb": 12.0} for i in range(8)]
+    lazy = [{"pid": 1, "name": "m", "rss_mb": 10.0, "pss_mb": 4.0}]
+    lazy += [{"pid": 2 + i, "name": "w", "rss_mb": 95.0, "pss_mb": 80.0} for i in range(8)]
+    memory = {"rel-flask-eager": {"requests": 400, "failed": 0,
+                                  "samples": [{"processes": eager, "rss_mb": 826.0, "pss_mb": 116.0}]},
+              "rel-flask-lazy": {"requests": 400, "failed": 0,
+                                 "samples": [{"processes": lazy, "rss_mb": 770.0, "pss_mb": 644.0}]}}
     settings_ = {"rounds": 1, "rate": 10, "import_s": 5, "gap_s": 2, "health_timeout_s": 20}
     return releases.analyze(done, loads, memory, settings_, (1000.0, t))
 

@@ -16,6 +16,7 @@ import pwd
 import shutil
 import socketserver
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -29,6 +30,13 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_release import L
 PYTHON = "/usr/bin/python3"
 NOBODY = pwd.getpwnam("nobody")
 NOGROUP = "nogroup"
+
+
+def RUN(argv, cwd=None, environ_update=None):
+    """What AnsibleModule.run_command does for the release's host functions: (rc, stdout, stderr)."""
+    done = subprocess.run(argv, cwd=cwd, env=dict(os.environ, **(environ_update or {})), capture_output=True, text=True,
+                          check=False)
+    return done.returncode, done.stdout, done.stderr
 
 
 @pytest.fixture
@@ -176,7 +184,7 @@ def test_prepare_makes_the_release_and_its_virtualenv_at_its_final_path(root):
     os.makedirs(layout.code("2.0"))
     with open(os.path.join(layout.code("2.0"), "stale.py"), "w") as handle:
         handle.write("x = 1\n")
-    host.prepare(wanted, PYTHON)
+    host.prepare(RUN, wanted, PYTHON)
     assert os.listdir(layout.code("2.0")) == []
     assert os.path.isfile(os.path.join(layout.venv("2.0"), "bin", "python"))
     assert os.path.isfile(os.path.join(layout.venv("2.0"), "pyvenv.cfg"))
@@ -190,18 +198,18 @@ def test_prepare_never_rebuilds_the_live_release(root):
     make_release(layout, "2.0", marker=False, code={"shop.py": "app = 1\n"})
     host.switch(layout, "2.0")
     with pytest.raises(host.ReleaseFailed, match="is the live release of app 'shop' and has no marker"):
-        host.prepare(spec(root, "2.0"), PYTHON)
+        host.prepare(RUN, spec(root, "2.0"), PYTHON)
     assert os.listdir(layout.code("2.0")) == ["shop.py"]
 
 
 def test_prepare_without_a_source_keeps_the_code_the_user_put_there(root):
     wanted = spec(root, "7", source=None)
     with pytest.raises(host.ReleaseFailed, match="its code must be in %s/releases/7/code" % root):
-        host.prepare(wanted, PYTHON)
+        host.prepare(RUN, wanted, PYTHON)
     make_release(wanted.layout, "7", marker=False, code={"shop.py": "app = 1\n"})
     with open(os.path.join(wanted.layout.venv("7"), "old"), "w") as handle:
         handle.write("an earlier attempt\n")
-    host.prepare(wanted, PYTHON)
+    host.prepare(RUN, wanted, PYTHON)
     assert os.listdir(wanted.layout.code("7")) == ["shop.py"]
     assert not os.path.exists(os.path.join(wanted.layout.venv("7"), "old"))
     assert os.path.isfile(os.path.join(wanted.layout.venv("7"), "pyvenv.cfg"))
@@ -209,7 +217,7 @@ def test_prepare_without_a_source_keeps_the_code_the_user_put_there(root):
 
 def test_prepare_fails_with_the_output_when_no_virtualenv_is_made(root):
     with pytest.raises(host.ReleaseFailed, match="making its virtualenv with /bin/false failed"):
-        host.prepare(spec(root), "/bin/false")
+        host.prepare(RUN, spec(root), "/bin/false")
 
 
 def test_link_shared_replaces_what_the_release_ships_with_links(root):
@@ -261,18 +269,19 @@ def test_the_environment_of_a_command_has_the_release_s_virtualenv_first(root):
 # --- running as the app's user ----------------------------------------------------------------------------------
 
 def test_run_as_runs_as_the_user_with_only_its_group(root):
-    rc, out, seconds = host.run_as(["/bin/sh", "-c", "id -u; id -G; pwd; echo $TOKEN; echo oops >&2"], "nobody",
+    rc, out, seconds = host.run_as(RUN, ["/bin/sh", "-c", "id -u; id -G; pwd; echo $TOKEN; echo oops >&2"], "nobody",
                                    NOGROUP, {"PATH": host.BASE_PATH, "TOKEN": "t0k"}, root, timeout=30)
     assert rc == 0 and seconds < 30
     assert out.splitlines() == [str(NOBODY.pw_uid), str(NOBODY.pw_gid), root, "t0k", "oops"]
 
 
 def test_run_as_gives_the_status_a_timeout_and_a_missing_command(root):
-    assert host.run_as(["/bin/sh", "-c", "echo half; exit 3"], "nobody", NOGROUP, {}, root, 30)[:2] == (3, "half\n")
-    rc, out, seconds = host.run_as(["/bin/sh", "-c", "echo started; sleep 20"], "nobody", NOGROUP, {}, root, 1)
+    assert host.run_as(RUN, ["/bin/sh", "-c", "echo half; exit 3"], "nobody", NOGROUP, {}, root, 30)[:2] == (3, "half\n")
+    rc, out, seconds = host.run_as(RUN, ["/bin/sh", "-c", "echo started; sleep 20"], "nobody", NOGROUP, {}, root, 1)
     assert rc is None and 1 <= seconds < 10 and "started" in out
-    rc, out, _seconds = host.run_as(["/nonexistent/manage.py"], "nobody", NOGROUP, {}, root, 30)
-    assert rc == 127 and "/nonexistent/manage.py" in out
+    # runuser says it could not run it, and exits 1 (or 126/127, by its release).
+    rc, out, _seconds = host.run_as(RUN, ["/nonexistent/manage.py"], "nobody", NOGROUP, {}, root, 30)
+    assert rc in (1, 126, 127) and "/nonexistent/manage.py" in out
 
 
 def test_run_commands_runs_each_in_the_code_with_the_virtualenv_first(root):
@@ -284,7 +293,7 @@ def test_run_commands_runs_each_in_the_code_with_the_virtualenv_first(root):
         handle.write("#!/bin/sh\necho \"migrated $1\" > migrated\n")
     os.chmod(script, 0o755)
     host.chown_tree(layout.release("2.0"), NOBODY.pw_uid, NOBODY.pw_gid)
-    host.run_commands(wanted, "nobody", NOGROUP, {"SECRET": "s3"})
+    host.run_commands(RUN, wanted, "nobody", NOGROUP, {"SECRET": "s3"})
     with open(os.path.join(layout.code("2.0"), "migrated")) as handle:
         assert handle.read() == "migrated --noinput\n"
     with open(os.path.join(layout.code("2.0"), "done")) as handle:
@@ -297,7 +306,7 @@ def test_a_failing_command_stops_the_release_with_its_output(root):
     make_release(wanted.layout, "2.0", marker=False)
     host.chown_tree(wanted.layout.release("2.0"), NOBODY.pw_uid, NOBODY.pw_gid)
     with pytest.raises(host.ReleaseFailed) as failed:
-        host.run_commands(wanted, "nobody", NOGROUP, {})
+        host.run_commands(RUN, wanted, "nobody", NOGROUP, {})
     assert failed.value.step == 'its command ["sh", "-c", "seq 1 40; exit 4"] exited with status 4'
     assert failed.value.output.splitlines() == [str(number) for number in range(11, 41)]  # the last 30 lines
     assert not os.path.exists(os.path.join(wanted.layout.code("2.0"), "never"))
@@ -321,7 +330,7 @@ def test_verify_imports_the_callable_as_the_app_s_user_from_the_release(root):
             "assert os.getcwd().endswith('/releases/2.0/code')\ndef app(environ, start):\n    return []\n"
             % NOBODY.pw_uid)
     wanted = checked_release(root, code)
-    seconds = host.verify(wanted, PYTHON, "shop:app", "nobody", NOGROUP, {"TOKEN": "secret"})
+    seconds = host.verify(RUN, wanted, PYTHON, "shop:app", "nobody", NOGROUP, {"TOKEN": "secret"})
     assert isinstance(seconds, float) and 0 < seconds < wanted.verify_timeout
 
 
@@ -336,7 +345,7 @@ def test_verify_imports_the_callable_as_the_app_s_user_from_the_release(root):
 def test_verify_refuses_a_release_whose_callable_does_not_import(root, code, module, words):
     wanted = checked_release(root, code)
     with pytest.raises(host.ReleaseFailed) as failed:
-        host.verify(wanted, PYTHON, module, "nobody", NOGROUP, {})
+        host.verify(RUN, wanted, PYTHON, module, "nobody", NOGROUP, {})
     text = failed.value.step + "\n" + failed.value.output
     assert all(word in text for word in words), text
     assert len(failed.value.output.splitlines()) <= 15
@@ -346,7 +355,7 @@ def test_verify_gives_up_at_the_release_s_timeout(root):
     wanted = checked_release(root, "import time\ntime.sleep(30)\napp = None\n", verify_timeout=1)
     begun = time.monotonic()
     with pytest.raises(host.ReleaseFailed, match="importing shop:app did not finish within 1 s"):
-        host.verify(wanted, PYTHON, "shop:app", "nobody", NOGROUP, {})
+        host.verify(RUN, wanted, PYTHON, "shop:app", "nobody", NOGROUP, {})
     assert time.monotonic() - begun < 10
 
 
