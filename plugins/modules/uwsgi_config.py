@@ -104,6 +104,11 @@ apps:
       health: {enabled: true, path: /, status: [200], host: localhost, timeout: 60, socket: 127.0.0.1:8080, protocol: http}
       reload_marker: /run/uwsgi-hello/master.fifo
       pidfile: /run/uwsgi-hello/uwsgi.pid
+releases_pending:
+  description: The apps whose release the switch step switches to (or whose interrupted chain reload it finishes).
+  returned: always
+  type: list
+  elements: str
 settled:
   description:
     - Whether the service step has nothing to do for any app (uwsgi_actions.settled); always false in check mode
@@ -251,9 +256,6 @@ def settled(module, role, apps):
     if not apps:
         return True
     if any(info["changed"] for info in apps.values()) or module.params["install_changed"]:
-        return False
-    # A release to switch to, or a chain reload an earlier run left unfinished.
-    if any(info.get("release", {}).get("switch") or info.get("release", {}).get("finish") for info in apps.values()):
         return False
     shown = Systemd(module).show([info["unit"] for info in apps.values()] + [info["socket_unit"] for info in apps.values()])
     return all(
@@ -409,14 +411,15 @@ def main():
         kinds = set(files.changed_kinds(name)) | set(unproven[name])
         info["changed"] = [kind for kind in state.KINDS if kind in kinds]
     quiet = settled(module, role, result_apps)
-    if quiet:
-        # The service step will not run: this is the run's last call.
+    # The apps with a release to switch to, or a chain reload an earlier run left unfinished (the switch step).
+    pending = [name for name, info in result_apps.items()
+               if info.get("release", {}).get("switch") or info.get("release", {}).get("finish")]
+    if quiet and not pending:
+        # Neither the switch step nor the service step will run: this is the run's last call.
         uwsgi_lock.release(module, module.params["run"])
     module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
                      python_version=python_version, uwsgi_version=uwsgi_version, uwsgi_plugins=plugins, settled=quiet,
-                     releases_pending=[name for name, info in result_apps.items()
-                                       if info.get("release", {}).get("switch") or info.get("release", {}).get("finish")],
-                     left_out=model.left_out_report(result_apps))
+                     releases_pending=pending, left_out=model.left_out_report(result_apps))
 
 
 if __name__ == "__main__":

@@ -83,6 +83,12 @@ options:
     description: With O(step=revert), the C(switched) result of the failed or earlier O(step=switch).
     type: dict
     default: {}
+  last:
+    description:
+      - With O(step=switch), whether this is the run's last call (no app needs the service step), so that it releases
+        the host's run lock when it succeeds.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -270,6 +276,8 @@ def switch_all(module: AnsibleModule) -> None:
         host = release_host.read(layout, "")
         result["pruned"][name] = release_host.remove(layout, release.prune(
             host, int(params["role"].get("keep_releases") or release.KEEP_RELEASES), planned["id"]))
+    if params["last"]:
+        uwsgi_lock.release(module, params["run"])
     module.exit_json(**result)
 
 
@@ -321,6 +329,7 @@ def main():
             failure=dict(type="str", default=""),
             config=dict(type="dict", default={}),
             switched=dict(type="dict", default={}),
+            last=dict(type="bool", default=False),
             run=dict(type="dict"),
             builds=dict(type="list", elements="dict", default=[]),
             apps=dict(type="list", elements="dict", default=[]),
