@@ -14,8 +14,8 @@ description:
     are not installed, whether the uWSGI binary exists, whether it was built with SSL, and which uWSGI release the
     role's virtualenv holds,
     which service users and groups do not exist yet, and which apps' virtualenvs exist.
-  - Reads the host's usable CPUs and memory, which size every app's workers (plugins/module_utils/uwsgi_sizing.py):
-    the CPUs it may run on (its affinity, under the cpuset) and its cgroups' CPU quota, MemTotal and its cgroups'
+  - Reads the host's usable CPUs and memory, which size every app's workers (plugins/module_utils/uwsgi_sizing.py),
+    from the CPUs it may run on (its affinity, under the cpuset) and its cgroups' CPU quota, MemTotal and its cgroups'
     memory limit (cgroup v1 and v2).
   - The role skips each install step whose outcome is already on the host, so a run that changes nothing
     makes one call here instead of one per package manager, account and app.

@@ -45,8 +45,8 @@ def test_every_sized_host_keeps_uwsgis_rules(cpus, memory_mb):
 
 def test_what_the_play_sets_is_kept_and_the_rest_agrees_with_it():
     # A value set is never sized; the others are sized around it.
-    assert sizing.sized(64, 262144, {"processes": 16}) == {"cheaper": 2, "cheaper-initial": 4, "cheaper-step": 2,
-                                                            "reload-on-rss": 2048}
+    kept = {"cheaper": 2, "cheaper-initial": 4, "cheaper-step": 2, "reload-on-rss": 2048}
+    assert sizing.sized(64, 262144, {"processes": 16}) == kept
     # processes above a cheaper set higher than the host's figure, cheaper-initial up to it.
     assert sizing.sized(1, 1024, {"cheaper": 3}) == {"processes": 4, "cheaper-initial": 3, "cheaper-step": 1,
                                                      "reload-on-rss": 192}
@@ -106,7 +106,7 @@ MEMINFO = "MemTotal:       24683784 kB\nMemFree:        21956000 kB\n"
 
 
 def files(mapping):
-    return lambda path: mapping.get(path)
+    return mapping.get
 
 
 def v1_host(quota="-1", limit="9223372036854771712"):
@@ -122,8 +122,8 @@ def v1_host(quota="-1", limit="9223372036854771712"):
 
 def test_cgroup_v1_quota_and_memory_limit():
     paths, mounts = sizing.cgroup_paths(V1_CGROUP), sizing.cgroup_mounts(V1_MOUNTINFO)
-    assert sizing.cgroup_dirs(paths, mounts, "cpu") == ["/sys/fs/cgroup/cpu/docker/38d7", "/sys/fs/cgroup/cpu/docker",
-                                                         "/sys/fs/cgroup/cpu"]
+    upwards = ["/sys/fs/cgroup/cpu/docker/38d7", "/sys/fs/cgroup/cpu/docker", "/sys/fs/cgroup/cpu"]
+    assert sizing.cgroup_dirs(paths, mounts, "cpu") == upwards
     unlimited = files(v1_host())
     assert sizing.cpu_quota(unlimited, paths, mounts) is None
     assert sizing.memory_limit_mb(unlimited, paths, mounts) is None
@@ -153,8 +153,8 @@ def test_cgroup_v2_and_a_limit_set_higher_up():
         "/sys/fs/cgroup/system.slice/memory.max": "4294967296\n",
     })
     paths, mounts = sizing.cgroup_paths(cgroup), sizing.cgroup_mounts(mountinfo)
-    assert sizing.cgroup_dirs(paths, mounts, "") == ["/sys/fs/cgroup/system.slice/ansible.scope",
-                                                      "/sys/fs/cgroup/system.slice", "/sys/fs/cgroup"]
+    upwards = ["/sys/fs/cgroup/system.slice/ansible.scope", "/sys/fs/cgroup/system.slice", "/sys/fs/cgroup"]
+    assert sizing.cgroup_dirs(paths, mounts, "") == upwards
     assert sizing.cpu_quota(read, paths, mounts) == 3.0
     assert sizing.memory_limit_mb(read, paths, mounts) == 4096
 
