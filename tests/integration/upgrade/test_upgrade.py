@@ -136,9 +136,10 @@ def test_the_ini_changes_are_the_new_defaults_only(host, upgrade):
     base, delta = model.stagger(3600, counts["processes"], model.MIN_WORKER_LIFETIME)
     changed = [key for key in sizing.SIZED_KEYS if counts[key] != PREVIOUS_COUNTS[key]]
     assert "processes" in changed, counts  # a host of this machine gets other counts than PREVIOUS's
+    # memory-report and stats-no-cores: every app's baseline since the exporter (issue 22).
     recycling = (["max-requests = 1000", "max-worker-lifetime = 3600"] + [f"{key} = {PREVIOUS_COUNTS[key]}" for key in changed],
                  [f"max-worker-lifetime = {base}", f"max-worker-lifetime-delta = {delta}"]
-                 + [f"{key} = {counts[key]}" for key in changed])
+                 + [f"{key} = {counts[key]}" for key in changed] + ["memory-report = true", "stats-no-cores = true"])
     activated = changed_lines(before["/etc/uwsgi-production/upgraded.ini"], middle["/etc/uwsgi-production/upgraded.ini"])
     assert activated == (sorted(recycling[0] + ["vacuum = true"]),
                          sorted(recycling[1] + [hook, "skip-atexit-teardown = true", "vacuum = false"]))
