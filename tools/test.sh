@@ -62,7 +62,7 @@ trap 'bash tools/testhost.sh down; rm -rf "$PYOPS_PIP_CACHE"' EXIT
 # Scenarios with hosts of their own (shared_state: false) run after those that share one host.
 # Every scenario runs on the newest core (what new users install); the default scenario runs again
 # on the oldest (its converge, idempotence and tests), so both ends of requires_ansible run a host.
-OWN_HOSTS=(rolling_update system_install debian13 faults)
+OWN_HOSTS=(rolling_update system_install debian13 faults sizing)
 step "molecule (ansible-core $NEWEST): every scenario on one shared host"
 PYTHONUNBUFFERED=1 on_core "$NEWEST" molecule test --all "${OWN_HOSTS[@]/#/--exclude=}" 2>&1 | stamp
 step "molecule (ansible-core $NEWEST): ${OWN_HOSTS[*]}, each on hosts of its own"

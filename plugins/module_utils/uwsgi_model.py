@@ -7,7 +7,8 @@ the modules that run on the host, and tested in-process (tests/unit/plugins/test
 
 ``role`` is a dict of the role's variables without their ``uwsgi_production_`` prefix (``options``,
 ``user``, ``group``, ``config_dir``, ``install_method``, ``socket_activation``, ``unit_hardening``,
-``health_check``, ``secrets``, ...); ``app`` is one item of ``uwsgi_production_apps``, as given (no
+``health_check``, ``secrets``, ..., and ``host_resources``: the host's usable CPUs and memory that
+uwsgi_facts read, which size the workers); ``app`` is one item of ``uwsgi_production_apps``, as given (no
 defaults filled in). A key that is missing and a key that is null mean the same, except where a
 comment says otherwise.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as code_release
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_sizing as sizing
 
 # Debian's uWSGI (install method system): /usr/bin/uwsgi is an alternatives link to it.
 SYSTEM_BINARY = "/usr/bin/uwsgi-core"
@@ -409,11 +411,27 @@ def derived_options(app, role):
     }
 
 
+def sized_options(role, *explicit):
+    """The worker counts and reload-on-rss sized from the host's usable CPUs and memory (role's
+    ``host_resources``, {cpus, memory_mb}, read by uwsgi_facts), for the keys none of the `explicit` option
+    layers sets (uwsgi_sizing.sized); none when the host's figures are not known (the controller's checks)."""
+    host = role.get("host_resources")
+    if not isinstance(host, dict) or not host.get("cpus") or not host.get("memory_mb"):
+        return {}
+    fixed = {}
+    for layer in explicit:
+        fixed.update({key: value for key, value in layer.items() if key in sizing.SIZED_KEYS})
+    return sizing.sized(int(host["cpus"]), int(host["memory_mb"]), fixed)
+
+
 def effective_options(app, role):
-    """What the user asked for: the plugins Debian's uWSGI must load, the role's baseline, what the
-    role derives from the app, then the app's own options (later ones win; key order is kept)."""
+    """What the user asked for: the plugins Debian's uWSGI must load, the role's baseline, the worker counts
+    sized from the host where neither sets them, what the role derives from the app, then the app's own
+    options (later ones win; key order is kept)."""
+    baseline, app_options = role.get("options") or {}, app.get("options") or {}
     merged = {}
-    for layer in (plugin_options(role), role.get("options") or {}, derived_options(app, role), app.get("options") or {}):
+    for layer in (plugin_options(role), baseline, sized_options(role, baseline, app_options), derived_options(app, role),
+                  app_options):
         merged.update(layer)
     if app.get("release"):
         # An app with releases loads the release `current` names in each worker (uwsgi_release.LOADER); the

@@ -14,6 +14,9 @@ description:
     are not installed, whether the uWSGI binary exists, whether it was built with SSL, and which uWSGI release the
     role's virtualenv holds,
     which service users and groups do not exist yet, and which apps' virtualenvs exist.
+  - Reads the host's usable CPUs and memory, which size every app's workers (plugins/module_utils/uwsgi_sizing.py),
+    from the CPUs it may run on (its affinity, under the cpuset) and its cgroups' CPU quota, MemTotal and its cgroups'
+    memory limit (cgroup v1 and v2).
   - The role skips each install step whose outcome is already on the host, so a run that changes nothing
     makes one call here instead of one per package manager, account and app.
   - First takes the host's run lock (plugins/module_utils/uwsgi_lock.py) for the run named by O(run), waiting
@@ -147,6 +150,12 @@ python_version:
   description: The major.minor version of the Python uWSGI embeds, or an empty string when it cannot be asked.
   returned: always
   type: str
+host_resources:
+  description:
+    - The host's usable CPUs and memory in MB, C({cpus, memory_mb}), from which the role sizes every app's worker
+      counts and C(reload-on-rss) (a CPU quota of 1.5 counts as 2 CPUs).
+  returned: always
+  type: dict
 lock:
   description:
     - What became of the run lock, C({verdict, held, waited, waited_for}) (waited_for, the run this one waited
@@ -175,6 +184,7 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_sizing as sizing
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 
 PLAIN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
@@ -326,6 +336,7 @@ def main():
         releases=releases,
         release_builds=builds,
         release_notes=[note for planned in releases.values() for note in planned["notes"]],
+        host_resources=sizing.read_host(),
         lock=lock,
         run=module.params["run"] if lock["verdict"] != "none" else None,
     )

@@ -96,3 +96,47 @@ def process_executable(host, pid):
     out = host.run(f"readlink /proc/{pid}/exe || runuser -u \"$(stat -c %U /proc/{pid})\" -- readlink /proc/{pid}/exe")
     assert out.rc == 0, out.stderr
     return out.stdout.strip()
+
+
+# Read on the host by the tests themselves, apart from the role's reader (uwsgi_sizing.read_host): the CPUs
+# `nproc` may use (its affinity, under the cpuset), the CPU quota and memory limit of the cgroup a command
+# runs in (cgroup v1 or v2), and MemTotal.
+RESOURCES = r"""
+nproc
+grep MemTotal /proc/meminfo
+while IFS=: read -r _id controllers path; do
+  case ",$controllers," in
+    *,cpu,*) echo "cpu $(cat /sys/fs/cgroup/cpu$path/cpu.cfs_quota_us /sys/fs/cgroup/cpu$path/cpu.cfs_period_us | tr '\n' ' ')" ;;
+    *,memory,*) echo "memory $(cat /sys/fs/cgroup/memory$path/memory.limit_in_bytes)" ;;
+    ,,) for dir in /sys/fs/cgroup$path /sys/fs/cgroup/unified$path; do
+          [ -r "$dir/cpu.max" ] && echo "cpu $(cat "$dir/cpu.max")"
+          [ -r "$dir/memory.max" ] && echo "memory $(cat "$dir/memory.max")"
+        done ;;
+  esac
+done < /proc/self/cgroup
+"""
+
+
+def usable_resources(host):
+    """{cpus, memory_mb} of the host as the tests read it (RESOURCES): a quota of 1.5 CPUs counts as 2."""
+    lines = host.check_output("sh -c %s 2>/dev/null || true" % shlex.quote(RESOURCES)).splitlines()
+    cpus, memory_mb = int(lines[0]), int(lines[1].split()[1]) // 1024
+    for line in lines[2:]:
+        words = line.split()
+        if words[0] == "cpu" and len(words) == 3 and words[1].isdigit() and int(words[1]) > 0:
+            cpus = min(cpus, max(1, -(-int(words[1]) // int(words[2]))))
+        if words[0] == "memory" and len(words) == 2 and words[1].isdigit() and int(words[1]) < 1 << 62:
+            memory_mb = min(memory_mb, int(words[1]) // (1024 * 1024))
+    return {"cpus": cpus, "memory_mb": memory_mb}
+
+
+def ini_values(text):
+    """{key: value} of an ini's `key = value` lines (the last one of a repeated key)."""
+    return dict(line.split(" = ", 1) for line in text.splitlines() if " = " in line and not line.startswith(";"))
+
+
+def uwsgi_stats(host, path):
+    """The JSON the app's stats server gives on its unix socket, read on the host."""
+    read = ("import json, socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); data = b''\n"
+            "while True:\n    chunk = s.recv(65536)\n    if not chunk: break\n    data += chunk\nprint(data.decode())")
+    return json.loads(host.check_output(f"python3 -c {shlex.quote(read)} {shlex.quote(path)}"))

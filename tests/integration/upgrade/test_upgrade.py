@@ -7,8 +7,10 @@ this checkout deploys the same apps. Since PREVIOUS (issue 15): workers recycle 
 max-worker-lifetime instead of max-requests (each ini: no max-requests, max-worker-lifetime per worker
 with its delta), and the defaults stop quietly (each ini gains skip-atexit-teardown and the role's atexit
 hook, py-import; a socket-activated app's ini has vacuum off and its unit an ExecStopPost= instead; each
-unit's ExecStop polls the master every 0.02 s). So the first run of this checkout changes exactly those
-lines of each ini and unit and applies them with a graceful reload (a unit change in stop directives only
+unit's ExecStop polls the master every 0.02 s); and the worker counts and reload-on-rss are sized from the
+host (issue 22: PREVIOUS wrote processes 8, cheaper 2, cheaper-initial 2, cheaper-step 2, reload-on-rss 2048
+on every host; the lifetimes' stagger follows processes). So the first run of this checkout changes exactly
+those lines of each ini and unit and applies them with a graceful reload (a unit change in stop directives only
 needs systemd's daemon-reload, not a restart: uwsgi_actions.STOP_DIRECTIVES), every master keeps its PID,
 and the socket units, the secrets file and their last good copies stay byte for byte and inode for
 inode; a second run changes no file and takes no action.
@@ -19,8 +21,11 @@ import os
 import subprocess
 
 import pytest
-from hostcheck import http_get, unit_properties
+from hostcheck import http_get, unit_properties, usable_resources, uwsgi_stats, wait_for
 from paths import REPO
+
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_sizing as sizing
 
 PREVIOUS = "88cb4545063087591f6141edbf98413537b73d7d"
 APPS = ["upgraded", "upgraded-own"]
@@ -113,12 +118,28 @@ def changed_lines(before, after):
     return sorted(line for line in old if line not in new), sorted(line for line in new if line not in old)
 
 
-def test_the_ini_changes_are_the_new_defaults_only(upgrade):
+# The worker counts and reload-on-rss that PREVIOUS wrote into every ini, whatever the host.
+PREVIOUS_COUNTS = {"processes": 8, "cheaper": 2, "cheaper-initial": 2, "cheaper-step": 2, "reload-on-rss": 2048}
+
+
+def sized(host):
+    """The sized keys for this host, from the figures the test reads on it (not the role's reader)."""
+    figures = usable_resources(host)
+    return sizing.sized(figures["cpus"], figures["memory_mb"])
+
+
+def test_the_ini_changes_are_the_new_defaults_only(host, upgrade):
     before, middle = upgrade[0][2], upgrade[1][2]
     hook = "py-import = /etc/uwsgi-production/atexit_handlers.py"
-    # 8 processes: worker 1 at 2025 s, each next one 225 s later, the last at 3600 (uwsgi_model.stagger).
-    recycling = (["max-requests = 1000", "max-worker-lifetime = 3600"],
-                 ["max-worker-lifetime = 2025", "max-worker-lifetime-delta = 225"])
+    counts = sized(host)
+    # The lifetimes staggered over the sized processes: the last worker at 3600 (uwsgi_model.stagger).
+    base, delta = model.stagger(3600, counts["processes"], model.MIN_WORKER_LIFETIME)
+    changed = [key for key in sizing.SIZED_KEYS if counts[key] != PREVIOUS_COUNTS[key]]
+    assert "processes" in changed, counts  # a host of this machine gets other counts than PREVIOUS's
+    # memory-report and stats-no-cores: every app's baseline since the exporter (issue 22).
+    recycling = (["max-requests = 1000", "max-worker-lifetime = 3600"] + [f"{key} = {PREVIOUS_COUNTS[key]}" for key in changed],
+                 [f"max-worker-lifetime = {base}", f"max-worker-lifetime-delta = {delta}"]
+                 + [f"{key} = {counts[key]}" for key in changed] + ["memory-report = true", "stats-no-cores = true"])
     activated = changed_lines(before["/etc/uwsgi-production/upgraded.ini"], middle["/etc/uwsgi-production/upgraded.ini"])
     assert activated == (sorted(recycling[0] + ["vacuum = true"]),
                          sorted(recycling[1] + [hook, "skip-atexit-teardown = true", "vacuum = false"]))
@@ -160,6 +181,13 @@ def test_a_second_run_changes_no_file_and_takes_no_action(upgrade):
     assert outcomes[1]["actions"] == [], outcomes[1]
     assert after[0] == middle[0]  # contents, inodes, modes, owners and times: nothing was rewritten
     assert after[1] == middle[1]  # same MainPID: no restart, no reload
+
+
+def test_the_reloaded_masters_run_the_sized_worker_count(host, upgrade):
+    """The graceful reload applied the new processes: each master (same PID) has a slot for each of them."""
+    processes = sized(host)["processes"]
+    assert wait_for(lambda: len(uwsgi_stats(host, "/run/uwsgi-upgraded/stats.sock")["workers"]) == processes)
+    assert len(json.loads(http_get(host, "http://127.0.0.1:9197/")[1])["workers"]) == processes
 
 
 def test_the_apps_still_answer(host, upgrade):

@@ -239,6 +239,8 @@ def test_py_call_osafterfork_is_left_out_on_python_313_and_later(tmp_path, rende
 # --- Staggered recycling, and the options that follow the host's uWSGI -----------------------------------
 
 ROLE_VARS = {key[len("uwsgi_production_"):]: value for key, value in DEFAULTS.items()}
+# A host with 4 usable CPUs and 16 GB: 8 processes (uwsgi_sizing), as the role's fixed default was.
+ROLE_VARS["host_resources"] = {"cpus": 4, "memory_mb": 16384}
 HELLO = {"name": "hello", "module": "hello:application", "http_socket": "127.0.0.1:8080"}
 
 

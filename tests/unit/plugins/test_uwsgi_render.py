@@ -7,7 +7,9 @@ the host's uWSGI release), first the files release 0.1.0's Jinja templates rende
 once, when the renderer replaced them), then each deliberate change to them since, reviewed as its diff in
 git: staggered recycling (no max-requests; max-worker-lifetime per worker, with its delta) and the stop
 defaults of issue 15 (skip-atexit-teardown and the role's atexit hook in every ini; under socket
-activation vacuum off and the unit's ExecStopPost= instead). A host configured by 0.1.0 sees exactly
+activation vacuum off and the unit's ExecStopPost= instead), and the worker counts and reload-on-rss sized
+from the host (issue 22; here a host of GOLDEN_HOST's figures, for which the lifetimes' stagger is the one
+of 8 processes, as before). A host configured by 0.1.0 sees exactly
 those lines change after the upgrade (molecule/upgrade). After such a change, regenerate them with
 `PYOPS_UPDATE_GOLDEN=1 pytest tests/unit/plugins/test_uwsgi_render.py` and read the diff.
 """
@@ -26,11 +28,13 @@ HERE = pathlib.Path(__file__).parent
 GOLDEN = HERE / "golden"
 DEFAULTS = yaml.safe_load((HERE.parents[2] / "roles" / "uwsgi_production" / "defaults" / "main.yml").read_text())
 CASES = json.loads((GOLDEN / "cases.json").read_text())
+# The host's usable CPUs and memory (MB) the golden files are sized for: 8 processes, 1 cheaper, 2 initial.
+GOLDEN_HOST = {"cpus": 4, "memory_mb": 16384}
 
 
 def role_of(variables):
     merged = dict(DEFAULTS, **variables)
-    return {key[len("uwsgi_production_"):]: value for key, value in merged.items()}
+    return dict({key[len("uwsgi_production_"):]: value for key, value in merged.items()}, host_resources=GOLDEN_HOST)
 
 
 def rendered(case):

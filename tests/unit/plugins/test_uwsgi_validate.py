@@ -181,12 +181,12 @@ CASES = [
     bad("cheaper_equals_processes", "uwsgi_production_apps[0].options.cheaper", "cheaper < processes",
         uwsgi_production_apps=[app(options={"processes": 4, "cheaper": 4, "cheaper-initial": 4})]),
     bad("cheaper_above_cheaper_initial", "uwsgi_production_apps[0].options.cheaper", "cheaper <= cheaper-initial",
-        uwsgi_production_apps=[app(options={"cheaper": 3})]),
+        uwsgi_production_apps=[app(options={"cheaper": 3, "cheaper-initial": 2})]),
     bad("cheaper_initial_above_processes", "uwsgi_production_apps[0].options.cheaper-initial",
         "cheaper-initial <= processes",
-        uwsgi_production_apps=[app(options={"cheaper-initial": 9})]),
+        uwsgi_production_apps=[app(options={"cheaper-initial": 9, "processes": 8})]),
     bad("processes_lowered_below_cheaper", "uwsgi_production_apps[0].options.processes", "cheaper < processes",
-        uwsgi_production_apps=[app(options={"processes": 2})]),
+        uwsgi_production_options=baseline(cheaper=2), uwsgi_production_apps=[app(options={"processes": 2})]),
     bad("busyness_min_not_below_max", "uwsgi_production_options.cheaper-busyness-min",
         "cheaper-busyness-min < cheaper-busyness-max",
         uwsgi_production_options=baseline(cheaper_busyness_min=70), uwsgi_production_apps=[app()]),
@@ -636,7 +636,7 @@ def test_every_violation_is_reported_at_once_in_the_order_of_the_rules():
         "uwsgi_production_secrets": {"nope": {"TOKEN": "s3cret-value"}},
         "uwsgi_production_apps": [
             app(name="a b", socket="run/a.sock", user="root", options={"harakiri": 0, "listen": SOMAXCONN + 1}),
-            app(name="blog", module="", procname_prefix="'blog'", mules=0, options={"cheaper": 9}),
+            app(name="blog", module="", procname_prefix="'blog'", mules=0, options={"cheaper": 9, "processes": 8}),
             app(name="blog", http_socket="127.0.0.1:0", health_check={"timeout": 0}),
         ]}
     found = validator.violations(role_variables(variables), SOMAXCONN)
