@@ -64,8 +64,50 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd, SystemctlError
 
 UNIT_DIR = "/etc/systemd/system/"
+
+
+class CommandFailed(Exception):
+    """userdel or groupdel failed: its message."""
+
+
+def run(module, *cmd):
+    rc, out, err = module.run_command(list(cmd))
+    if rc != 0:
+        raise CommandFailed("%s: %s" % (" ".join(cmd), (err or out).strip()))
+
+
+def remove(module, systemd, entry, done, check):
+    """Stop and disable the app's units, delete its files, user and group (what `done` records).
+    Returns whether a unit file was deleted (systemd then forgets it with daemon-reload)."""
+    forget_units = False
+    for unit in entry["units"]:
+        if os.path.exists(UNIT_DIR + unit):
+            done["stopped"].append(unit)
+            if not check:
+                systemd.must("disable", "--now", unit)
+    for path in entry["files"]:
+        if not os.path.lexists(path):
+            continue
+        done["deleted"].append(path)
+        forget_units = forget_units or path.startswith(UNIT_DIR)
+        if check:
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    if entry["user"] and state.exists(pwd.getpwnam, entry["user"]):
+        done["user"] = entry["user"]
+        if not check:
+            run(module, "userdel", entry["user"])
+    if entry["group"] and state.exists(grp.getgrnam, entry["group"]):
+        done["group"] = entry["group"]
+        if not check:
+            run(module, "groupdel", entry["group"])
+    return forget_units
 
 
 def main():
@@ -79,43 +121,18 @@ def main():
     )
     check = module.check_mode
     result = dict(changed=False, apps={})
-
-    def run(*cmd):
-        rc, out, err = module.run_command(list(cmd))
-        if rc != 0:
-            module.fail_json(msg="%s: %s" % (" ".join(cmd), (err or out).strip()), **result)
-
+    systemd = Systemd(module)
     uwsgi_lock.hold(module, module.params["run"])
     forget_units = False
-    for entry in model.removals(module.params["apps"], module.params["role"]):
-        done = result["apps"][entry["name"]] = dict(stopped=[], deleted=[], user=None, group=None)
-        for unit in entry["units"]:
-            if os.path.exists(UNIT_DIR + unit):
-                done["stopped"].append(unit)
-                if not check:
-                    run("systemctl", "disable", "--now", unit)
-        for path in entry["files"]:
-            if not os.path.lexists(path):
-                continue
-            done["deleted"].append(path)
-            forget_units = forget_units or path.startswith(UNIT_DIR)
-            if check:
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
-        if entry["user"] and state.exists(pwd.getpwnam, entry["user"]):
-            done["user"] = entry["user"]
-            if not check:
-                run("userdel", entry["user"])
-        if entry["group"] and state.exists(grp.getgrnam, entry["group"]):
-            done["group"] = entry["group"]
-            if not check:
-                run("groupdel", entry["group"])
-        result["changed"] = result["changed"] or any(done.values())
-    if forget_units and not check:
-        run("systemctl", "daemon-reload")
+    try:
+        for entry in model.removals(module.params["apps"], module.params["role"]):
+            done = result["apps"][entry["name"]] = dict(stopped=[], deleted=[], user=None, group=None)
+            forget_units = remove(module, systemd, entry, done, check) or forget_units
+            result["changed"] = result["changed"] or any(done.values())
+        if forget_units and not check:
+            systemd.must("daemon-reload")
+    except (SystemctlError, CommandFailed) as exc:
+        module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
 
 

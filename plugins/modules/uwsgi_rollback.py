@@ -96,13 +96,7 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
-
-
-class Run:
-    """What `systemctl` answered: returncode, stdout, stderr."""
-
-    def __init__(self, module, argv):
-        self.returncode, self.stdout, self.stderr = module.run_command(argv)
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
 
 def restore(good, live, owner, group, mode):
@@ -124,8 +118,7 @@ def main():
         supports_check_mode=False,
     )
 
-    def systemctl(*args):
-        return Run(module, ["systemctl"] + list(args))
+    systemctl = Systemd(module).run
 
     params = module.params
     if params["run"]:

@@ -97,7 +97,7 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
-from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd, SystemctlError
 
 NEED_APP_EXIT = (
     "It exited with status 22: uWSGI's need-app found no app it could load (check module or\n"
@@ -182,7 +182,7 @@ def main():
             if not info["activated"]:
                 systemd.run("stop", info["socket_unit"])
                 systemd.must("disable", info["socket_unit"])
-        except RuntimeError as exc:
+        except SystemctlError as exc:
             socket_failed(name, "let go of", exc)
 
     for name, info in apps.items():
@@ -200,7 +200,7 @@ def main():
                 systemd.must(verb, info["socket_unit"])
             if enable:
                 systemd.must("enable", info["socket_unit"])
-        except RuntimeError as exc:
+        except SystemctlError as exc:
             socket_failed(name, verb or "enable", exc)
 
     def apply(name):
@@ -230,7 +230,7 @@ def main():
         if not check:
             try:
                 systemd.must("enable", *not_enabled)
-            except RuntimeError as exc:
+            except SystemctlError as exc:
                 failures.append("could not enable %s at boot: %s" % (", ".join(not_enabled), exc))
 
     if failures:
