@@ -639,10 +639,11 @@ def left_out_options(app, role, python_version="", uwsgi_version="", plugins=Non
 
 
 def left_out_report(apps):
-    """Each (option, why) of the per-app `left_out` lists once, with the apps it concerns, in first-seen order."""
+    """Each (option, why) of the records' `left_out` ({name: uwsgi_record.AppRecord}) once, with the apps it
+    concerns, in first-seen order."""
     merged = {}
-    for name, info in apps.items():
-        for item in info.get("left_out") or []:
+    for name, record in apps.items():
+        for item in record.left_out:
             entry = merged.setdefault((item["option"], item["why"]), {"option": item["option"], "why": item["why"], "apps": []})
             entry["apps"].append(name)
     for entry in merged.values():

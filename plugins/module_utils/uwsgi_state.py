@@ -278,8 +278,8 @@ def health_record(health):
     return json.dumps(health, sort_keys=True) + "\n"
 
 
-def last_good_changes(config_dir, name, info):
-    """What keeps the app's live files as its last good configuration: (writes, forgets). `writes` holds a
+def last_good_changes(config_dir, name, record):
+    """What keeps the app's live files (record: its uwsgi_record.AppRecord) as its last good configuration: (writes, forgets). `writes` holds a
     (path, text, owner, group, mode) for each live file that differs from its last good copy, `forgets`
     the copies the app no longer has (socket unit, secrets file, TLS file)."""
     role = {"config_dir": config_dir}
@@ -297,7 +297,7 @@ def last_good_changes(config_dir, name, info):
 
     keep(where["ini"], where["good_ini"], "0640")
     keep(where["unit"], where["good_unit"], "0644")
-    if info["activated"]:
+    if record.activated:
         keep(where["socket_unit"], where["good_socket_unit"], "0644")
     else:
         forget(where["good_socket_unit"])
@@ -309,26 +309,26 @@ def last_good_changes(config_dir, name, info):
     # The health check these files passed, so that a rollback asks the restored app what it answered (a
     # change to the health check itself may be what failed). Kept with the files: a host last configured
     # by 0.1.0 gets it with its next change.
-    record = health_record(info["health"])
-    if (writes or forgets or os.path.exists(where["good_health"])) and record != read_text(where["good_health"]):
-        writes.append((where["good_health"], record, "root", "root", "0600"))
+    health = health_record(record.health)
+    if (writes or forgets or os.path.exists(where["good_health"])) and health != read_text(where["good_health"]):
+        writes.append((where["good_health"], health, "root", "root", "0600"))
     return writes, forgets
 
 
-def keep_last_good(config_dir, name, info, check=False):
+def keep_last_good(config_dir, name, record, check=False):
     """Copy each live file of the app that differs from its last good copy; forget a copy the app no
     longer has (socket unit, secrets file). Returns the paths written (a leading '-' for removed);
     with check, only says which it would write."""
-    return keep_all_last_good(config_dir, {name: info}, check)
+    return keep_all_last_good(config_dir, {name: record}, check)
 
 
 def keep_all_last_good(config_dir, apps, check=False):
-    """keep_last_good for every app of `apps` ({name: info}) at once: every new copy is written before any
+    """keep_last_good for every app of `apps` ({name: uwsgi_record.AppRecord}) at once: every new copy is written before any
     is renamed over an old one (write_all_atomically), so a full or read-only last good directory raises
     WriteFailed, naming the file, with every old copy as it was."""
     writes, forgets = [], []
-    for name, info in apps.items():
-        more_writes, more_forgets = last_good_changes(config_dir, name, info)
+    for name, record in apps.items():
+        more_writes, more_forgets = last_good_changes(config_dir, name, record)
         writes += more_writes
         forgets += more_forgets
     written = [item[0] for item in writes]

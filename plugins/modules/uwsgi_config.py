@@ -92,11 +92,23 @@ EXAMPLES = r"""
 
 RETURN = r"""
 apps:
-  description: Per app to deploy, by name, what it is and what changed.
+  description:
+    - Per app to deploy, by name, what it is and what changed; the record M(pyops.uwsgi.uwsgi_service) and
+      M(pyops.uwsgi.uwsgi_rollback) read (C(plugins/module_utils/uwsgi_record.py), C(AppRecord), says what each key is).
+    - C(unit) and C(socket_unit) are the app's service and socket unit; C(group) reads its ini and TLS file;
+      C(activated) says systemd holds its sockets; C(health) is its health check; C(pidfile) and C(reload_marker)
+      (the file its master makes anew on a reload) what the health check waits on.
+    - C(changed) lists which of its files (ini, unit, socket, env, tls) this run wrote, or found written but never
+      proven; C(restart_needed) says an option a reload cannot apply changed; C(unit_restart) that its unit's
+      change needs a restart; C(left_out) the defaults this host does not get, each with why.
+    - C(release), only for an app with releases, is what M(pyops.uwsgi.uwsgi_facts) planned for it (C(uwsgi_release.plan)).
   returned: always
   type: dict
   sample:
     hello:
+      unit: uwsgi-hello.service
+      socket_unit: uwsgi-hello.socket
+      group: uwsgi
       activated: true
       changed: [ini]
       restart_needed: false
@@ -104,6 +116,7 @@ apps:
       health: {enabled: true, path: /, status: [200], host: localhost, timeout: 60, socket: 127.0.0.1:8080, protocol: http}
       reload_marker: /run/uwsgi-hello/master.fifo
       pidfile: /run/uwsgi-hello/uwsgi.pid
+      left_out: []
 releases_pending:
   description: The apps whose release the switch step switches to (or whose interrupted chain reload it finishes).
   returned: always
@@ -169,6 +182,8 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release a
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render as render
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_record
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_record import AppRecord
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
 
@@ -255,14 +270,14 @@ def settled(module, role, apps):
     unit: what a run that changes nothing skips."""
     if not apps:
         return True
-    if any(info["changed"] for info in apps.values()) or module.params["install_changed"]:
+    if any(record.changed for record in apps.values()) or module.params["install_changed"]:
         return False
-    shown = Systemd(module).show([info["unit"] for info in apps.values()] + [info["socket_unit"] for info in apps.values()])
+    shown = Systemd(module).show([unit for record in apps.values() for unit in record.units])
     return all(
-        actions.settled(info["changed"], shown.get(info["unit"], {}), shown.get(info["socket_unit"], {}), info["activated"],
-                        not state.keep_last_good(role["config_dir"], name, info, check=True),
+        actions.settled(record.changed, shown.get(record.unit, {}), shown.get(record.socket_unit, {}), record.activated,
+                        not state.keep_last_good(role["config_dir"], name, record, check=True),
                         packages_changed=name in module.params["packages_changed"])
-        for name, info in apps.items())
+        for name, record in apps.items())
 
 
 def main():
@@ -281,6 +296,7 @@ def main():
         supports_check_mode=True,
     )
     role, secrets, managed = module.params["role"], module.params["secrets"] or {}, module.params["managed"]
+    releases = module.params["releases"] or {}
     apps = model.present_apps(module.params["apps"])
     python_version = state.python_version(module.run_command, role["python"])
     uwsgi_version = read_uwsgi_version(module, role)
@@ -332,24 +348,19 @@ def main():
         # still reading it makes it exit before `--set vacuum=false` is read, and vacuum would delete the
         # RUNNING app's pidfile2 and stats socket, which the ini names.
         check_texts[name] = (app, dict(options, vacuum=False), wanted["tls"])
-        result_apps[name] = {
-            "activated": activated,
-            "restart_needed": state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
+        result_apps[name] = AppRecord(
+            name=name, unit=model.unit_name(name), socket_unit=model.socket_unit_name(name), group=group,
+            activated=activated, health=model.health_check(app, role, effective),
+            pidfile=where["pidfile"], reload_marker=model.reload_marker(options),
+            restart_needed=state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
             # A unit changed in its stop directives alone is applied by daemon-reload and a reload.
-            "unit_restart": actions.unit_restart_needed(state.read_text(where["good_unit"]), wanted["unit"]),
-            "health": model.health_check(app, role, effective),
-            "reload_marker": model.reload_marker(options),
-            "pidfile": where["pidfile"],
-            "group": group,
-            "unit": model.unit_name(name),
-            "socket_unit": model.socket_unit_name(name),
+            unit_restart=actions.unit_restart_needed(state.read_text(where["good_unit"]), wanted["unit"]),
             # The defaults this host's Python and uWSGI do not get, each with why (the role shows them).
-            "left_out": [{"option": key, "why": why}
-                         for key, why in model.left_out_options(app, role, python_version, uwsgi_version, plugins)],
-        }
-        if name in (module.params["releases"] or {}):
+            left_out=tuple({"option": key, "why": why}
+                           for key, why in model.left_out_options(app, role, python_version, uwsgi_version, plugins)),
             # What uwsgi_facts planned for the app's release (uwsgi_release.plan): the service step switches.
-            result_apps[name]["release"] = module.params["releases"][name]
+            release=releases[name] if name in releases else None,
+        )
 
     # The role's atexit hook (model.ATEXIT_HOOK, a constant: no variable's value is in it), for every ini
     # that imports it; readable by each app's user. Written with the inis, all at once.
@@ -381,7 +392,7 @@ def main():
             shutil.rmtree(scratch, ignore_errors=True)
         rejected = [rejection(name, uwsgi_version, words) for name, ok, words in checked if not ok]
         if rejected:
-            module.fail_json(msg="\n".join(rejected), apps=result_apps, changed_files=files.empty_report(),
+            module.fail_json(msg="\n".join(rejected), apps=uwsgi_record.results(result_apps), changed_files=files.empty_report(),
                              python_version=python_version, uwsgi_version=uwsgi_version)
 
     uwsgi_lock.hold(module, module.params["run"])
@@ -396,8 +407,7 @@ def main():
         # is renamed over its old one, so normally none was replaced; what was is reported as changed, for
         # the role's rollback to put back. (A change an earlier run wrote but never saw pass stays to be
         # proven by the next run: a rollback now would need the same file system.)
-        for name, info in result_apps.items():
-            info["changed"] = files.applied_kinds(name)
+        result_apps = {name: rec.with_changed(files.applied_kinds(name)) for name, rec in result_apps.items()}
         if exc.done:
             left = "%d file(s) were already replaced (%s) and are rolled back" % (len(exc.done), ", ".join(exc.done))
         else:
@@ -405,19 +415,19 @@ def main():
         module.fail_json(
             msg="The role %s. So %s. Free space on (or make writable) the file system that holds it, and run the "
                 "role again." % (exc, left),
-            failed_file=exc.path, apps=result_apps, changed_files=files.empty_report(), python_version=python_version)
-    for name, info in result_apps.items():
-        # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).
-        kinds = set(files.changed_kinds(name)) | set(unproven[name])
-        info["changed"] = [kind for kind in state.KINDS if kind in kinds]
+            failed_file=exc.path, apps=uwsgi_record.results(result_apps), changed_files=files.empty_report(),
+            python_version=python_version)
+    # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).
+    result_apps = {name: rec.with_changed(set(files.changed_kinds(name)) | set(unproven[name]))
+                   for name, rec in result_apps.items()}
     quiet = settled(module, role, result_apps)
     # The apps with a release to switch to, or a chain reload an earlier run left unfinished (the switch step).
-    pending = [name for name, info in result_apps.items()
-               if info.get("release", {}).get("switch") or info.get("release", {}).get("finish")]
+    pending = [name for name, record in result_apps.items()
+               if (record.release or {}).get("switch") or (record.release or {}).get("finish")]
     if quiet and not pending:
         # Neither the switch step nor the service step will run: this is the run's last call.
         uwsgi_lock.release(module, module.params["run"])
-    module.exit_json(changed=files.changed, apps=result_apps, changed_files=files.report(), diff=files.diffs,
+    module.exit_json(changed=files.changed, apps=uwsgi_record.results(result_apps), changed_files=files.report(), diff=files.diffs,
                      python_version=python_version, uwsgi_version=uwsgi_version, uwsgi_plugins=plugins, settled=quiet,
                      releases_pending=pending, left_out=model.left_out_report(result_apps))
 

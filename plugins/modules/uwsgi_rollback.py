@@ -95,6 +95,7 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions a
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_record
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
@@ -127,14 +128,14 @@ def main():
         except uwsgi_lock.NotHeld as exc:
             module.fail_json(msg="%s\nNot rolled back: %s. Nothing was written." % (params["failure"], exc))
     config, service = params["config"], params["service"] or {}
-    apps = config.get("apps") or {}
+    apps = uwsgi_record.records(config.get("apps"))
     role = {"config_dir": params["config_dir"]}
     touched = list(service.get("touched") or [])
     chosen = {name: info.get("action", "none") for name, info in (service.get("apps") or {}).items()}
 
     def changed(name):
         """What this run wrote for the app, or found written but never proven (uwsgi_config's `changed`)."""
-        return set(apps[name].get("changed") or [])
+        return set(apps[name].changed)
 
     # The apps whose files this run changed (in the order of uwsgi_production_apps), and of those the ones
     # with a last good configuration to go back to.
@@ -149,7 +150,7 @@ def main():
         # whose files cannot be put back is left as it is, running, and named in the message.
         writes, removes = [], []
         if "ini" in kinds:
-            writes.append(restore(where["good_ini"], where["ini"], "root", info["group"], "0640"))
+            writes.append(restore(where["good_ini"], where["ini"], "root", info.group, "0640"))
         if "env" in kinds:
             if os.path.exists(where["good_env"]):
                 writes.append(restore(where["good_env"], where["env"], "root", "root", "0600"))
@@ -157,7 +158,7 @@ def main():
                 removes.append(where["env"])
         if "tls" in kinds:
             if os.path.exists(where["good_tls"]):
-                writes.append(restore(where["good_tls"], where["tls"], "root", info["group"], "0640"))
+                writes.append(restore(where["good_tls"], where["tls"], "root", info.group, "0640"))
             elif os.path.exists(where["tls"]):
                 removes.append(where["tls"])
         # A changed socket unit or secrets file counts as a changed unit.
@@ -170,8 +171,8 @@ def main():
                 removes.append(where["socket_unit"])
         if "socket" in kinds:
             # The app is brought back below; it must let go of the sockets systemd is about to bind.
-            systemctl("stop", info["unit"])
-            systemctl("stop", info["socket_unit"])
+            systemctl("stop", info.unit)
+            systemctl("stop", info.socket_unit)
         try:
             state.write_all_atomically(writes)
             for path in removes:
@@ -184,9 +185,9 @@ def main():
             rollback.remove(name)
             if "socket" in kinds and not exc.done:
                 # Nothing was put back: it runs again on the files (and units) it had.
-                if info["activated"]:
-                    systemctl("start", info["socket_unit"])
-                systemctl("start", info["unit"])
+                if info.activated:
+                    systemctl("start", info.socket_unit)
+                systemctl("start", info.unit)
             if not exc.done:
                 continue
         if kinds & {"unit", "socket", "env"}:
@@ -196,7 +197,7 @@ def main():
         systemctl("daemon-reload")
     for name in sockets_changed:
         if os.path.exists(model.paths(role, name)["good_socket_unit"]):
-            systemctl("start", apps[name]["socket_unit"])
+            systemctl("start", apps[name].socket_unit)
 
     # The apps a rollback brings back: those with a last good configuration that this run touched, or
     # stopped to change their listening sockets. A reload if the app still runs and a reload is all the way
@@ -205,27 +206,27 @@ def main():
     outcome = {}
     for name in bring_back:
         info = apps[name]
-        active = systemctl("show", "--property=ActiveState", "--value", info["unit"]).stdout.strip() == "active"
+        active = systemctl("show", "--property=ActiveState", "--value", info.unit).stdout.strip() == "active"
         back = actions.rollback_action(active, chosen.get(name, "none"), changed(name))
-        marker = probe.inode(info["reload_marker"]) if back == "reload" and info.get("reload_marker") else None
+        marker = probe.inode(info.reload_marker) if back == "reload" and info.reload_marker else None
         # A socket unit fails when its service hit a start limit (units written by an earlier version of the
         # role have one), and a failed unit refuses to start: clear both first.
-        systemctl("reset-failed", info["unit"], *([info["socket_unit"]] if info["activated"] else []))
-        run = systemctl(back, info["unit"])
+        systemctl("reset-failed", info.unit, *([info.socket_unit] if info.activated else []))
+        run = systemctl(back, info.unit)
         entry = {"state": actions.STATES[back], "error": None, "health": None}
         outcome[name] = entry
         if run.returncode != 0:
             entry["error"] = (run.stderr or run.stdout).strip()
             continue
         # The check the restored configuration passed, not this run's (which may be what failed).
-        health = state.good_health(model.paths(role, name), info["health"])
+        health = state.good_health(model.paths(role, name), info.health)
         if not health.get("enabled", True):
             continue
         try:
             entry["health"] = probe.check(
                 health["socket"], health["protocol"], health["path"], health["host"], health["status"],
-                float(health["timeout"]), recreated_file=info["reload_marker"] if marker else None,
-                recreated_file_inode=marker, pidfile=info["pidfile"])
+                float(health["timeout"]), recreated_file=info.reload_marker if marker else None,
+                recreated_file_inode=marker, pidfile=info.pidfile)
         except probe.Unhealthy as exc:
             entry["health"] = dict(exc.result, msg=exc.msg)
 
@@ -237,17 +238,17 @@ def main():
         if name not in touched:
             continue
         info = apps[name]
-        if info["activated"]:
-            systemctl("stop", info["socket_unit"])
-            systemctl("disable", info["socket_unit"])
+        if info.activated:
+            systemctl("stop", info.socket_unit)
+            systemctl("disable", info.socket_unit)
             # A socket unit that could not bind (a taken port) would stay "failed" for every later look.
-            systemctl("reset-failed", info["socket_unit"])
+            systemctl("reset-failed", info.socket_unit)
         # Only a running one: a failed unit stays failed, with its exit status, for the operator to see.
-        running = systemctl("show", "--property=ActiveState", "--value", info["unit"]).stdout.strip()
-        if running in ("active", "activating", "reloading") and systemctl("stop", info["unit"]).returncode == 0:
+        running = systemctl("show", "--property=ActiveState", "--value", info.unit).stdout.strip()
+        if running in ("active", "activating", "reloading") and systemctl("stop", info.unit).returncode == 0:
             stopped.append(name)
 
-    paths = {name: state.good_health(model.paths(role, name), apps[name]["health"])["path"] for name in rollback}
+    paths = {name: state.good_health(model.paths(role, name), apps[name].health)["path"] for name in rollback}
     text = actions.rollback_report(params["failure"], params["host"], model.last_good_dir(role), rollback, outcome,
                                    paths, new, stopped, unrestored)
     text = actions.release_report(text, params["host"], params["releases"] or {}, outcome)

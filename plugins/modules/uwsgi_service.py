@@ -96,6 +96,7 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions a
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_record
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd, SystemctlError
 
@@ -117,13 +118,13 @@ def main():
         ),
         supports_check_mode=True,
     )
-    apps, check = module.params["apps"], module.check_mode
+    apps, check = uwsgi_record.records(module.params["apps"]), module.check_mode
     lines = module.params["journal_lines"]
     systemd = Systemd(module)
     result = dict(changed=False, apps={}, touched=[], last_good=[])
 
     def changed(name):
-        return set(apps[name].get("changed") or [])
+        return set(apps[name].changed)
 
     uwsgi_lock.hold(module, module.params["run"])
 
@@ -131,15 +132,15 @@ def main():
     if not check and any(changed(name) & {"unit", "socket"} for name in apps):
         systemd.must("daemon-reload")
 
-    units = [info["unit"] for info in apps.values()] + [info["socket_unit"] for info in apps.values()]
+    units = [info.unit for info in apps.values()] + [info.socket_unit for info in apps.values()]
     before = systemd.show(units)
     plan = {}
     for name, info in apps.items():
-        status = before.get(info["unit"], {})
+        status = before.get(info.unit, {})
         was_running = status.get("SubState") == "running"
         action = actions.choose_action(
-            was_running, changed(name), info.get("restart_needed", False),
-            module.params["install_changed"], name in module.params["packages_changed"], info.get("unit_restart", True))
+            was_running, changed(name), info.restart_needed,
+            module.params["install_changed"], name in module.params["packages_changed"], info.unit_restart)
         plan[name] = action
         result["apps"][name] = {"action": action, "state": actions.STATES[action], "was_running": was_running,
                                 "health": None}
@@ -147,13 +148,13 @@ def main():
     failures = []
 
     # After a reload, the health check first waits for the reload marker to be made anew.
-    markers = {name: probe.inode(apps[name]["reload_marker"]) for name, action in plan.items()
-               if action == "reload" and apps[name].get("reload_marker")}
+    markers = {name: probe.inode(apps[name].reload_marker) for name, action in plan.items()
+               if action == "reload" and apps[name].reload_marker}
 
     def fail_start(name, error):
         info = apps[name]
-        journal = systemd.journal(info["unit"], lines)
-        text = "uWSGI app '%s' (%s) failed to start.\n" % (name, info["unit"])
+        journal = systemd.journal(info.unit, lines)
+        text = "uWSGI app '%s' (%s) failed to start.\n" % (name, info.unit)
         if "status=22/" in journal:
             text += NEED_APP_EXIT
         failures.append(text + "Last %d journal lines:\n%s" % (lines, journal))
@@ -163,8 +164,8 @@ def main():
         """A socket unit systemd could not bind (a taken port, a missing directory): the app fails."""
         info = apps[name]
         failures.append("uWSGI app '%s': systemd could not %s its socket unit %s: %s\nLast %d journal lines of %s:\n%s"
-                        % (name, doing, info["socket_unit"], error, lines, info["socket_unit"],
-                           systemd.journal(info["socket_unit"], lines)))
+                        % (name, doing, info.socket_unit, error, lines, info.socket_unit,
+                           systemd.journal(info.socket_unit, lines)))
         if name not in result["touched"]:
             result["touched"].append(name)
 
@@ -178,17 +179,17 @@ def main():
             continue
         try:
             if result["apps"][name]["was_running"]:
-                systemd.must("stop", info["unit"])
-            if not info["activated"]:
-                systemd.run("stop", info["socket_unit"])
-                systemd.must("disable", info["socket_unit"])
+                systemd.must("stop", info.unit)
+            if not info.activated:
+                systemd.run("stop", info.socket_unit)
+                systemd.must("disable", info.socket_unit)
         except SystemctlError as exc:
             socket_failed(name, "let go of", exc)
 
     for name, info in apps.items():
-        if not info["activated"]:
+        if not info.activated:
             continue
-        sock = before.get(info["socket_unit"], {})
+        sock = before.get(info.socket_unit, {})
         active = sock.get("ActiveState") == "active"
         verb = ("restart" if active else "start") if "socket" in changed(name) else (None if active else "start")
         enable = sock.get("UnitFileState") != "enabled"
@@ -197,9 +198,9 @@ def main():
             continue
         try:
             if verb:
-                systemd.must(verb, info["socket_unit"])
+                systemd.must(verb, info.socket_unit)
             if enable:
-                systemd.must("enable", info["socket_unit"])
+                systemd.must("enable", info.socket_unit)
         except SystemctlError as exc:
             socket_failed(name, verb or "enable", exc)
 
@@ -207,7 +208,7 @@ def main():
         verb = actions.SYSTEMCTL[plan[name]]
         if verb is None:
             return None
-        run = systemd.run(verb, apps[name]["unit"])
+        run = systemd.run(verb, apps[name].unit)
         return None if run.returncode == 0 else (run.stderr or run.stdout).strip()
 
     to_apply = [name for name, action in plan.items() if action != "none" and name not in result["touched"]]
@@ -224,7 +225,7 @@ def main():
             else:
                 fail_start(name, outcomes[name])
 
-    not_enabled = [info["unit"] for info in apps.values() if before.get(info["unit"], {}).get("UnitFileState") != "enabled"]
+    not_enabled = [info.unit for info in apps.values() if before.get(info.unit, {}).get("UnitFileState") != "enabled"]
     if not_enabled:
         result["changed"] = True
         if not check:
@@ -240,18 +241,18 @@ def main():
     # from the app itself says that the new configuration serves.
     def health(name):
         info = apps[name]
-        params = info["health"]
+        params = info.health
         marker = markers.get(name)
         try:
             return name, probe.check(
                 params["socket"], params["protocol"], params["path"], params["host"], params["status"],
                 float(params["timeout"]),
-                recreated_file=info["reload_marker"] if marker else None, recreated_file_inode=marker,
-                pidfile=info["pidfile"]), None
+                recreated_file=info.reload_marker if marker else None, recreated_file_inode=marker,
+                pidfile=info.pidfile), None
         except probe.Unhealthy as exc:
             return name, exc.result, exc.msg
 
-    checked = [name for name in result["touched"] if apps[name]["health"].get("enabled", True)]
+    checked = [name for name in result["touched"] if apps[name].health.get("enabled", True)]
     if checked and not check:
         with ThreadPoolExecutor(max_workers=max(1, min(16, len(checked)))) as pool:
             for name, seen, error in pool.map(health, checked):
@@ -260,7 +261,7 @@ def main():
                     info = apps[name]
                     failures.append(
                         "uWSGI app '%s' (%s) failed its health check after a %s: %s\nLast %d journal lines:\n%s"
-                        % (name, info["unit"], plan[name], error, lines, systemd.journal(info["unit"], lines)))
+                        % (name, info.unit, plan[name], error, lines, systemd.journal(info.unit, lines)))
     if failures:
         module.fail_json(msg="\n".join(failures), **result)
 

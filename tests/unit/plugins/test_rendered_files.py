@@ -1,5 +1,7 @@
 """What the rendered ini, unit and socket unit say (plugins/module_utils/uwsgi_render.py, in-process)."""
 
+from types import SimpleNamespace
+
 import pytest
 import yaml
 from paths import ROLE
@@ -307,8 +309,8 @@ def test_an_unknown_release_gets_no_delta_and_python_313_no_osafterfork():
     assert "max-worker-lifetime-delta" not in options and options["py-call-osafterfork"] is None  # not rendered
     keys = [key for key, _why in model.left_out_options(HELLO, ROLE_VARS, "3.13", "")]
     assert keys == ["py-call-osafterfork", "max-worker-lifetime-delta"]
-    report = model.left_out_report({"a": {"left_out": [{"option": "k", "why": "w"}]},
-                                    "b": {"left_out": [{"option": "k", "why": "w"}]}, "c": {"left_out": []}})
+    report = model.left_out_report({name: SimpleNamespace(left_out=left_out) for name, left_out in (
+        ("a", [{"option": "k", "why": "w"}]), ("b", [{"option": "k", "why": "w"}]), ("c", []))})
     assert report == [{"option": "k", "why": "w", "apps": ["a", "b"], "text": "k is left out of the ini of 'a', 'b': w"}]
 
 

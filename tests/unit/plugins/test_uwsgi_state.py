@@ -4,6 +4,7 @@ import os
 import types
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_record import AppRecord
 
 ME = os.getuid()
 
@@ -179,7 +180,9 @@ def test_files_that_were_written_say_so(tmp_path):
 
 
 LAST_GOOD_HEALTH = {"enabled": True, "path": "/", "status": [200]}
-APPS = {"shop": {"activated": False, "health": LAST_GOOD_HEALTH}, "blog": {"activated": False, "health": LAST_GOOD_HEALTH}}
+APPS = {name: AppRecord(name=name, unit="uwsgi-%s.service" % name, socket_unit="uwsgi-%s.socket" % name, group="uwsgi",
+                        activated=False, health=LAST_GOOD_HEALTH, pidfile="/run/uwsgi-%s/uwsgi.pid" % name)
+        for name in ("shop", "blog")}
 
 
 def test_every_apps_live_ini_becomes_its_last_good_copy_with_the_health_check_it_passed(tmp_path):
