@@ -7,9 +7,30 @@ tests/unit/plugins/test_uwsgi_actions.py holds that table.
 
 from __future__ import annotations
 
+from typing import NamedTuple, Optional
+
+
+class Action(NamedTuple):
+    """How the service step carries out an action: the `systemctl` verb (None: nothing to run), the state
+    systemd_service would name it by, and whether the health check first waits for the master to make its
+    reload marker (fifo) anew."""
+
+    verb: Optional[str]
+    state: str
+    waits_for_marker: bool = False
+
+
+# The table of actions: one more action is one more row (and, for one that is not a systemctl verb, its
+# runner in uwsgi_service.APPLY).
+ACTIONS = {
+    "start": Action("start", "started"),
+    "restart": Action("restart", "restarted"),
+    "reload": Action("reload", "reloaded", waits_for_marker=True),
+    "none": Action(None, "started"),
+}
 # What `systemctl` does for each action, and the state systemd_service would name it by.
-SYSTEMCTL = {"start": "start", "restart": "restart", "reload": "reload", "none": None}
-STATES = {"start": "started", "restart": "restarted", "reload": "reloaded", "none": "started"}
+SYSTEMCTL = {name: action.verb for name, action in ACTIONS.items()}
+STATES = {name: action.state for name, action in ACTIONS.items()}
 # The files read only when the app starts: a change to one restarts it.
 RESTART_KINDS = frozenset(("unit", "socket", "env", "tls"))
 # The unit directives systemd reads only when it stops the app: a unit change in these lines alone (and its
