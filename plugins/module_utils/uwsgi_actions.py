@@ -107,8 +107,40 @@ def rollback_action(still_active, action, changed):
     return "restart"
 
 
-def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, new, stopped, unrestored=None):
-    """The message of a failed run: what failed, then how each app went back and answered.
+def app_line(name, entry, path):
+    """How one app whose last good files were put back went back (entry: its outcome, None if not applied)."""
+    text = "- app '%s': files restored" % name
+    if entry is None:
+        return text + ", before they were applied."
+    if entry["error"] is not None:
+        return text + "; bringing it back FAILED: %s" % entry["error"]
+    text += ", then %s" % entry["state"]
+    health = entry["health"]
+    if health is None:
+        return text + " (health check off)."
+    if "msg" in health:
+        return text + ", but it STILL FAILS its health check: %s" % health["msg"]
+    return text + "; it answers again (GET %s -> %s)." % (path, health["status"])
+
+
+def default_serving(entry):
+    """Whether an app serves, from its outcome alone (None: not applied, so as it was)."""
+    if entry is None:
+        return True
+    return entry["error"] is None and "msg" not in (entry["health"] or {})
+
+
+def with_state(text, up, problems):
+    """An app's line, then what systemctl refused during the rollback, then the app's state."""
+    text += "" if text.endswith(".") else "."
+    if problems:
+        text += " systemctl FAILED during the rollback: %s." % "; ".join(problems)
+    return text + (" Now: serving." if up else " Now: DOWN.")
+
+
+def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, new, stopped, unrestored=None,
+                    serving=None, problems=None):
+    """The message of a failed run: what failed, then how each app went back, answered, and is now.
 
     rolled_back  the apps whose last good files were put back, in order
     outcome      per app brought back: {state, error, health} (health: the check's result, with `msg` when
@@ -118,34 +150,33 @@ def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, n
     stopped      of those, the ones that were running and were stopped
     unrestored   per app whose last good files could not be put back (a full or read-only file system),
                  why: it was left as it was, running
+    serving      per app, whether it serves now (default: from its outcome)
+    problems     per app, what each systemctl call of the rollback that failed said
+    Only the apps that serve again are said to be rolled back; the others are listed as NOT back.
     """
+    serving, problems = dict(serving or {}), problems or {}
+    up = {name: serving.get(name, default_serving(outcome.get(name))) for name in rolled_back}
     lines = [failure]
-    if rolled_back:
-        lines.append("Rolled back to the last good configuration on host %s (kept in %s):" % (host, last_good_dir))
-        for name in rolled_back:
-            entry = outcome.get(name)
-            text = "- app '%s': files restored" % name
-            if entry is None:
-                text += ", before they were applied."
-            elif entry["error"] is not None:
-                text += "; bringing it back FAILED: %s" % entry["error"]
-            else:
-                text += ", then %s" % entry["state"]
-                health = entry["health"]
-                if health is None:
-                    text += " (health check off)."
-                elif "msg" in health:
-                    text += ", but it STILL FAILS its health check: %s" % health["msg"]
-                else:
-                    text += "; it answers again (GET %s -> %s)." % (paths[name], health["status"])
-            lines += [text, ""]
+    sections = (("Rolled back to the last good configuration on host %s (kept in %s):", True),
+                ("Last good files put back, but NOT serving again on host %s (kept in %s):", False))
+    for header, state in sections:
+        names = [name for name in rolled_back if up[name] is state]
+        if names:
+            lines.append(header % (host, last_good_dir))
+        for name in names:
+            lines += [with_state(app_line(name, outcome.get(name), paths[name]), up[name], problems.get(name)), ""]
     if unrestored:
         lines.append("Could NOT roll back on host %s (the last good configuration is kept in %s):" % (host, last_good_dir))
         for name, error in unrestored.items():
-            lines += ["- app '%s': putting its last good files back failed, so it was left as it was: %s" % (name, error), ""]
+            text = "- app '%s': putting its last good files back failed, so it was left as it was: %s" % (name, error)
+            lines += [with_state(text, serving.get(name, True), problems.get(name)) if name in serving or
+                      problems.get(name) else text, ""]
     if new:
         lines.append("No earlier configuration to roll back to for app(s) %s (new to host %s):%s"
                      % (", ".join(new), host, " stopped." if stopped else " left stopped."))
+        for name in new:
+            if problems.get(name):
+                lines.append("- app '%s': systemctl FAILED while stopping it: %s." % (name, "; ".join(problems[name])))
     return "\n".join(lines).rstrip("\n")
 
 

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, pyops.uwsgi contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The executors' plans: what uwsgi_service does to each app, from its record and `systemctl show`.
+"""The executors' plans: what uwsgi_service and uwsgi_rollback do to each app, from its record and systemd.
 
 Pure functions over uwsgi_record.AppRecord and the {unit: {ActiveState, SubState, UnitFileState}} that
 uwsgi_systemd.Systemd.show answers; tests/unit/plugins/test_uwsgi_plan.py runs them, and the module
@@ -10,7 +10,7 @@ against a fake runner.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 
@@ -91,3 +91,65 @@ def to_apply(plans: Mapping[str, AppPlan], failed: Iterable[str] = ()) -> List[s
     """The apps whose action is carried out: any but none, and not one whose socket unit already failed."""
     failed = set(failed)
     return [name for name, plan in plans.items() if plan.action != "none" and name not in failed]
+
+
+@dataclasses.dataclass(frozen=True)
+class RollbackApp:
+    """What the rollback does for one app whose files the failed run changed.
+
+    restore       it has a last good configuration: its files are put back (else it is new: stopped)
+    touched       the service step started, reloaded or restarted it, or tried to
+    let_go        its listening sockets changed: it and its socket unit are stopped before its files go back
+    reload_units  a unit, socket unit or secrets file changed: systemd reads the units again
+    bring_back    it is started again on its last good files (touched, or stopped to let go of its sockets)
+    action        what the service step chose for it (a rollback reloads only after a reload)
+    enabled       the units the service step enabled: disabled again before the files go back
+    disabled      the units the service step disabled: enabled again once the files are back
+    """
+
+    name: str
+    restore: bool
+    touched: bool
+    let_go: bool
+    reload_units: bool
+    action: str = "none"
+    enabled: Tuple[str, ...] = ()
+    disabled: Tuple[str, ...] = ()
+
+    @property
+    def bring_back(self) -> bool:
+        return self.restore and (self.touched or self.let_go)
+
+
+def plan_rollback(apps: Mapping[str, Any], service: Optional[Mapping[str, Any]],
+                  has_last_good: Iterable[str]) -> Dict[str, RollbackApp]:
+    """{name: RollbackApp} of the apps ({name: AppRecord}) whose files the failed run changed, in order.
+
+    service        uwsgi_service's result in the failed run ({} when it did not run): `touched`, and per app
+                   its `action` and the units whose enablement it changed (`enabled`, `disabled`)
+    has_last_good  the apps with a last good configuration to go back to
+    """
+    service = service or {}
+    touched, good = set(service.get("touched") or ()), set(has_last_good)
+    done = service.get("apps") or {}
+    plans = {}
+    for name, record in apps.items():
+        kinds = set(record.changed)
+        if not kinds:
+            continue
+        entry = done.get(name) or {}
+        plans[name] = RollbackApp(
+            name=name, restore=name in good, touched=name in touched, let_go="socket" in kinds,
+            reload_units=bool(kinds & {"unit", "socket", "env"}), action=entry.get("action", "none"),
+            enabled=tuple(entry.get("enabled") or ()), disabled=tuple(entry.get("disabled") or ()))
+    return plans
+
+
+def serving(health: Optional[Mapping[str, Any]], active_state: str, error: Optional[str] = None) -> bool:
+    """Whether an app serves after the rollback: it came back (no error) and passed its health check, or,
+    with the check off (health None), systemd says it is active."""
+    if error is not None:
+        return False
+    if health is None:
+        return active_state == "active"
+    return "msg" not in health

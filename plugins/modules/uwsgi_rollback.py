@@ -16,6 +16,10 @@ description:
     the run had already started, reloaded or restarted are brought back on them (a reload if that is all the way
     back needs, so they keep serving) and asked for their health-check page again. An app with no last good
     configuration (a new app) is stopped, its socket unit first.
+  - The enablement at boot the service step changed is put back too (its result's C(enabled) and C(disabled)). A
+    socket unit it disabled is enabled again once its file is back, a unit it enabled is disabled.
+  - Every systemctl call is checked; one that fails is named in the message, which says of each app whether it is
+    serving again or down. Only an app that serves again is said to be rolled back.
   - Each app's files are put back all at once or not at all; an app whose files cannot be put back (a full or
     read-only file system) is left as it was, running, and named in the message.
   - Always fails, with the run's failure followed by what was rolled back and how each app answered.
@@ -86,6 +90,18 @@ unrestored:
   returned: always
   type: dict
   sample: {shop: "could not write /etc/uwsgi-production/shop.ini: [Errno 28] No space left on device"}
+serving:
+  description:
+    - Per app whose last good files were put back (or could not be), its state after the rollback, C(serving) or C(down).
+    - C(serving) when it passed its health check again (or, with the check off, systemd says it is active).
+  returned: always
+  type: dict
+  sample: {shop: serving}
+problems:
+  description: Per app, each systemctl call of the rollback that failed and what systemctl said (also in the message).
+  returned: always
+  type: dict
+  sample: {shop: ["systemctl enable uwsgi-shop.socket: Unit file uwsgi-shop.socket does not exist."]}
 """
 
 import os
@@ -94,15 +110,208 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_plan
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_record
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
+# `systemctl stop` of a unit systemd no longer knows (its file is gone) answers 5: nothing to stop.
+NOT_LOADED = 5
+
+
+class Rollback:
+    """One call of the module: the records, the runner, the plan, and what happened to each app."""
+
+    def __init__(self, module, systemd):
+        self.module, self.systemd, self.params = module, systemd, module.params
+        self.apps = uwsgi_record.records((self.params["config"] or {}).get("apps"))
+        self.role = {"config_dir": self.params["config_dir"]}
+        self.plans = {}
+        self.restored = []     # the apps whose last good files were put back, in order
+        self.unrestored = {}   # per app whose files could not be put back, why
+        self.outcome = {}      # per app brought back: {state, error, health}
+        self.stopped = []
+        self.problems = {}     # per app, what each failed systemctl call said
+        self.serving = {}
+
+    def where(self, name):
+        return model.paths(self.role, name)
+
+    def step(self, names, *args, accept=(0,)):
+        """One systemctl call for an app (or a list of apps), checked: a refusal is kept, for the message, with
+        each app it concerns. Whether it succeeded."""
+        answer = self.systemd.run(*args)
+        if answer.returncode in accept:
+            return True
+        said = "%s: %s" % (" ".join(answer.argv), answer.said or "exit status %d" % answer.returncode)
+        for name in [names] if isinstance(names, str) else names:
+            self.problems.setdefault(name, []).append(said)
+        return False
+
 
 def restore(good, live, owner, group, mode):
     """(live, text, owner, group, mode): what puts the last good copy back over the live file."""
     return (live, state.read_text(good), owner, group, mode)
+
+
+def plan(rb):
+    """Which apps go back to their last good files, which are brought back, which are new."""
+    service = rb.params["service"] or {}
+    has_good = [name for name in rb.apps if os.path.exists(rb.where(name)["good_ini"])]
+    rb.plans = uwsgi_plan.plan_rollback(rb.apps, service, has_good)
+
+
+def file_changes(record, where):
+    """(writes, removes) that put the app's last good files back over what this run changed."""
+    kinds, writes, removes = set(record.changed), [], []
+    if "ini" in kinds:
+        writes.append(restore(where["good_ini"], where["ini"], "root", record.group, "0640"))
+    for kind, owner_group, mode in (("env", "root", "0600"), ("tls", record.group, "0640")):
+        if kind not in kinds:
+            continue
+        if os.path.exists(where["good_" + kind]):
+            writes.append(restore(where["good_" + kind], where[kind], "root", owner_group, mode))
+        elif os.path.exists(where[kind]):
+            removes.append(where[kind])
+    # A changed socket unit or secrets file counts as a changed unit.
+    if kinds & {"unit", "socket", "env"}:
+        writes.append(restore(where["good_unit"], where["unit"], "root", "root", "0644"))
+    if "socket" in kinds:
+        if os.path.exists(where["good_socket_unit"]):
+            writes.append(restore(where["good_socket_unit"], where["socket_unit"], "root", "root", "0644"))
+        elif os.path.exists(where["socket_unit"]):
+            removes.append(where["socket_unit"])
+    return writes, removes
+
+
+def write_files(writes, removes):
+    """Every file at once, or none (a full or read-only file system raises WriteFailed)."""
+    state.write_all_atomically(writes)
+    for path in removes:
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            raise state.WriteFailed(path, exc, [item[0] for item in writes]) from exc
+
+
+def restore_app(rb, name, app_plan):
+    """Put one app's last good files back. Whether systemd must read its units again."""
+    record, where = rb.apps[name], rb.where(name)
+    if app_plan.let_go:
+        # The app is brought back below; it must let go of the sockets systemd is about to bind.
+        rb.step(name, "stop", record.unit, accept=(0, NOT_LOADED))
+        rb.step(name, "stop", record.socket_unit, accept=(0, NOT_LOADED))
+    # What the service step enabled is disabled while its unit file is still there.
+    for unit in app_plan.enabled:
+        rb.step(name, "disable", unit)
+    try:
+        write_files(*file_changes(record, where))
+    except state.WriteFailed as exc:
+        rb.unrestored[name] = str(exc) + (" (after putting back %s)" % ", ".join(exc.done) if exc.done else "")
+        if not exc.done:
+            # Nothing was put back: it runs again on the files (and units, and links) it had.
+            for unit in app_plan.enabled:
+                rb.step(name, "enable", unit)
+            if app_plan.let_go:
+                if record.activated:
+                    rb.step(name, "start", record.socket_unit)
+                rb.step(name, "start", record.unit)
+            return False
+        return app_plan.reload_units
+    rb.restored.append(name)
+    return app_plan.reload_units
+
+
+def unit_file(rb, name, unit):
+    where = rb.where(name)
+    return where["socket_unit"] if unit == rb.apps[name].socket_unit else where["unit"]
+
+
+def restore_all(rb):
+    """Every app's files, then systemd reads the units again, then the links and sockets the app had."""
+    reload_units = False
+    for name, app_plan in rb.plans.items():
+        if app_plan.restore:
+            reload_units = restore_app(rb, name, app_plan) or reload_units
+    if reload_units:
+        rb.step(rb.restored + list(rb.unrestored), "daemon-reload")
+    for name in rb.restored:
+        app_plan, record = rb.plans[name], rb.apps[name]
+        # The links the service step removed (a socket unit it disabled), for the units that are back.
+        for unit in app_plan.disabled:
+            if os.path.exists(unit_file(rb, name, unit)):
+                rb.step(name, "enable", unit)
+        if app_plan.let_go and os.path.exists(rb.where(name)["good_socket_unit"]):
+            rb.step(name, "start", record.socket_unit)
+
+
+def bring_back(rb, name):
+    """A reload if the app still runs and a reload is all the way back needs, else a restart; then the
+    health check its last good configuration passed (not this run's, which may be what failed)."""
+    record, app_plan, where = rb.apps[name], rb.plans[name], rb.where(name)
+    active = rb.systemd.active_state(record.unit) == "active"
+    back = actions.rollback_action(active, app_plan.action, record.changed)
+    marker = probe.inode(record.reload_marker) if back == "reload" and record.reload_marker else None
+    # A socket unit fails when its service hit a start limit (units written by an earlier version of the
+    # role have one), and a failed unit refuses to start: clear both first.
+    sockets = [record.socket_unit] if os.path.exists(where["socket_unit"]) else []
+    rb.step(name, "reset-failed", record.unit, *sockets)
+    answer = rb.systemd.run(back, record.unit)
+    entry = rb.outcome[name] = {"state": actions.STATES[back], "error": None, "health": None}
+    if not answer.ok:
+        entry["error"] = answer.said
+        return
+    health = state.good_health(where, record.health)
+    if not health.get("enabled", True):
+        return
+    try:
+        entry["health"] = probe.check(
+            health["socket"], health["protocol"], health["path"], health["host"], health["status"],
+            float(health["timeout"]), recreated_file=record.reload_marker if marker else None,
+            recreated_file_inode=marker, pidfile=record.pidfile)
+    except probe.Unhealthy as exc:
+        entry["health"] = dict(exc.result, msg=exc.msg)
+
+
+def stop_new(rb, name):
+    """A new app that failed has no earlier configuration to go back to: it is stopped, its sockets first
+    (a connection waiting in one would start it again at once)."""
+    record = rb.apps[name]
+    if record.activated:
+        rb.step(name, "stop", record.socket_unit, accept=(0, NOT_LOADED))
+        rb.step(name, "disable", record.socket_unit)
+        # A socket unit that could not bind (a taken port) would stay "failed" for every later look.
+        rb.step(name, "reset-failed", record.socket_unit)
+    # Only a running one: a failed unit stays failed, with its exit status, for the operator to see.
+    if rb.systemd.active_state(record.unit) in ("active", "activating", "reloading"):
+        if rb.step(name, "stop", record.unit):
+            rb.stopped.append(name)
+
+
+def check(rb):
+    """Each app that went back is brought back and asked again; each new one stopped; each named serving
+    or down."""
+    for name in rb.restored:
+        if rb.plans[name].bring_back:
+            bring_back(rb, name)
+    for name, app_plan in rb.plans.items():
+        if not app_plan.restore and app_plan.touched:
+            stop_new(rb, name)
+    for name in rb.restored + list(rb.unrestored):
+        entry = rb.outcome.get(name) or {"health": None, "error": None}
+        active = rb.systemd.active_state(rb.apps[name].unit) if entry["health"] is None else ""
+        rb.serving[name] = uwsgi_plan.serving(entry["health"], active, entry["error"])
+
+
+def report(rb):
+    """The run's failure, then how each app went back and is now."""
+    new = [name for name, app_plan in rb.plans.items() if not app_plan.restore]
+    paths = {name: state.good_health(rb.where(name), rb.apps[name].health)["path"] for name in rb.restored}
+    text = actions.rollback_report(rb.params["failure"], rb.params["host"], model.last_good_dir(rb.role), rb.restored,
+                                   rb.outcome, paths, new, rb.stopped, rb.unrestored, rb.serving, rb.problems)
+    # Per app this run had switched to a new release, which release it was pointed back at (uwsgi_release revert).
+    return actions.release_report(text, rb.params["host"], rb.params["releases"] or {}, rb.outcome)
 
 
 def main():
@@ -118,143 +327,21 @@ def main():
         ),
         supports_check_mode=False,
     )
-
-    systemctl = Systemd(module).run
-
-    params = module.params
-    if params["run"]:
+    if module.params["run"]:
         try:
-            uwsgi_lock.Lock().renew(params["run"])
+            uwsgi_lock.Lock().renew(module.params["run"])
         except uwsgi_lock.NotHeld as exc:
-            module.fail_json(msg="%s\nNot rolled back: %s. Nothing was written." % (params["failure"], exc))
-    config, service = params["config"], params["service"] or {}
-    apps = uwsgi_record.records(config.get("apps"))
-    role = {"config_dir": params["config_dir"]}
-    touched = list(service.get("touched") or [])
-    chosen = {name: info.get("action", "none") for name, info in (service.get("apps") or {}).items()}
-
-    def changed(name):
-        """What this run wrote for the app, or found written but never proven (uwsgi_config's `changed`)."""
-        return set(apps[name].changed)
-
-    # The apps whose files this run changed (in the order of uwsgi_production_apps), and of those the ones
-    # with a last good configuration to go back to.
-    candidates = [name for name in apps if changed(name)]
-    rollback = [name for name in candidates if os.path.exists(model.paths(role, name)["good_ini"])]
-
-    reload_units = False
-    unrestored = {}
-    for name in list(rollback):
-        where, kinds, info = model.paths(role, name), changed(name), apps[name]
-        # Every file of the app is put back at once, or none is (a full or read-only file system): an app
-        # whose files cannot be put back is left as it is, running, and named in the message.
-        writes, removes = [], []
-        if "ini" in kinds:
-            writes.append(restore(where["good_ini"], where["ini"], "root", info.group, "0640"))
-        if "env" in kinds:
-            if os.path.exists(where["good_env"]):
-                writes.append(restore(where["good_env"], where["env"], "root", "root", "0600"))
-            elif os.path.exists(where["env"]):
-                removes.append(where["env"])
-        if "tls" in kinds:
-            if os.path.exists(where["good_tls"]):
-                writes.append(restore(where["good_tls"], where["tls"], "root", info.group, "0640"))
-            elif os.path.exists(where["tls"]):
-                removes.append(where["tls"])
-        # A changed socket unit or secrets file counts as a changed unit.
-        if kinds & {"unit", "socket", "env"}:
-            writes.append(restore(where["good_unit"], where["unit"], "root", "root", "0644"))
-        if "socket" in kinds:
-            if os.path.exists(where["good_socket_unit"]):
-                writes.append(restore(where["good_socket_unit"], where["socket_unit"], "root", "root", "0644"))
-            elif os.path.exists(where["socket_unit"]):
-                removes.append(where["socket_unit"])
-        if "socket" in kinds:
-            # The app is brought back below; it must let go of the sockets systemd is about to bind.
-            systemctl("stop", info.unit)
-            systemctl("stop", info.socket_unit)
-        try:
-            state.write_all_atomically(writes)
-            for path in removes:
-                try:
-                    os.unlink(path)
-                except OSError as exc:
-                    raise state.WriteFailed(path, exc, [item[0] for item in writes]) from exc
-        except state.WriteFailed as exc:
-            unrestored[name] = str(exc) + (" (after putting back %s)" % ", ".join(exc.done) if exc.done else "")
-            rollback.remove(name)
-            if "socket" in kinds and not exc.done:
-                # Nothing was put back: it runs again on the files (and units) it had.
-                if info.activated:
-                    systemctl("start", info.socket_unit)
-                systemctl("start", info.unit)
-            if not exc.done:
-                continue
-        if kinds & {"unit", "socket", "env"}:
-            reload_units = True
-    sockets_changed = [name for name in rollback if "socket" in changed(name)]
-    if reload_units:
-        systemctl("daemon-reload")
-    for name in sockets_changed:
-        if os.path.exists(model.paths(role, name)["good_socket_unit"]):
-            systemctl("start", apps[name].socket_unit)
-
-    # The apps a rollback brings back: those with a last good configuration that this run touched, or
-    # stopped to change their listening sockets. A reload if the app still runs and a reload is all the way
-    # back needs; otherwise a restart.
-    bring_back = [name for name in rollback if name in touched or name in sockets_changed]
-    outcome = {}
-    for name in bring_back:
-        info = apps[name]
-        active = systemctl("show", "--property=ActiveState", "--value", info.unit).stdout.strip() == "active"
-        back = actions.rollback_action(active, chosen.get(name, "none"), changed(name))
-        marker = probe.inode(info.reload_marker) if back == "reload" and info.reload_marker else None
-        # A socket unit fails when its service hit a start limit (units written by an earlier version of the
-        # role have one), and a failed unit refuses to start: clear both first.
-        systemctl("reset-failed", info.unit, *([info.socket_unit] if info.activated else []))
-        run = systemctl(back, info.unit)
-        entry = {"state": actions.STATES[back], "error": None, "health": None}
-        outcome[name] = entry
-        if run.returncode != 0:
-            entry["error"] = (run.stderr or run.stdout).strip()
-            continue
-        # The check the restored configuration passed, not this run's (which may be what failed).
-        health = state.good_health(model.paths(role, name), info.health)
-        if not health.get("enabled", True):
-            continue
-        try:
-            entry["health"] = probe.check(
-                health["socket"], health["protocol"], health["path"], health["host"], health["status"],
-                float(health["timeout"]), recreated_file=info.reload_marker if marker else None,
-                recreated_file_inode=marker, pidfile=info.pidfile)
-        except probe.Unhealthy as exc:
-            entry["health"] = dict(exc.result, msg=exc.msg)
-
-    # A new app that failed has no earlier configuration to go back to: it is stopped, its sockets first
-    # (a connection waiting in one would start it again at once).
-    new = [name for name in candidates if name not in rollback and name not in unrestored]
-    stopped = []
-    for name in new:
-        if name not in touched:
-            continue
-        info = apps[name]
-        if info.activated:
-            systemctl("stop", info.socket_unit)
-            systemctl("disable", info.socket_unit)
-            # A socket unit that could not bind (a taken port) would stay "failed" for every later look.
-            systemctl("reset-failed", info.socket_unit)
-        # Only a running one: a failed unit stays failed, with its exit status, for the operator to see.
-        running = systemctl("show", "--property=ActiveState", "--value", info.unit).stdout.strip()
-        if running in ("active", "activating", "reloading") and systemctl("stop", info.unit).returncode == 0:
-            stopped.append(name)
-
-    paths = {name: state.good_health(model.paths(role, name), apps[name].health)["path"] for name in rollback}
-    text = actions.rollback_report(params["failure"], params["host"], model.last_good_dir(role), rollback, outcome,
-                                   paths, new, stopped, unrestored)
-    text = actions.release_report(text, params["host"], params["releases"] or {}, outcome)
+            module.fail_json(msg="%s\nNot rolled back: %s. Nothing was written." % (module.params["failure"], exc))
+    rb = Rollback(module, Systemd(module))
+    plan(rb)
+    restore_all(rb)
+    check(rb)
+    text = report(rb)
     # The run's last call.
-    uwsgi_lock.release(module, params["run"])
-    module.fail_json(msg=text, rolled_back=outcome, stopped=stopped, unrestored=unrestored, changed=True)
+    uwsgi_lock.release(module, module.params["run"])
+    module.fail_json(msg=text, rolled_back=rb.outcome, stopped=rb.stopped, unrestored=rb.unrestored,
+                     serving={name: "serving" if up else "down" for name, up in rb.serving.items()},
+                     problems=rb.problems, changed=True)
 
 
 if __name__ == "__main__":

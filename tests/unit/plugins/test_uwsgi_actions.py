@@ -73,15 +73,40 @@ def test_the_rollback_report_says_what_failed_and_how_each_app_went_back():
     assert text.splitlines() == [
         "uWSGI app 'shop' failed its health check",
         "Rolled back to the last good configuration on host web3 (kept in /etc/uwsgi-production/last-good):",
-        "- app 'shop': files restored, then reloaded; it answers again (GET / -> 200).", "",
-        "- app 'blog': files restored, then restarted, but it STILL FAILS its health check: GET / answered 500", "",
-        "- app 'api': files restored; bringing it back FAILED: Job failed", "",
-        "- app 'quiet': files restored, then restarted (health check off).", "",
-        "- app 'later': files restored, before they were applied.", "",
+        "- app 'shop': files restored, then reloaded; it answers again (GET / -> 200). Now: serving.", "",
+        "- app 'quiet': files restored, then restarted (health check off). Now: serving.", "",
+        "- app 'later': files restored, before they were applied. Now: serving.", "",
+        "Last good files put back, but NOT serving again on host web3 (kept in /etc/uwsgi-production/last-good):",
+        "- app 'blog': files restored, then restarted, but it STILL FAILS its health check: GET / answered 500. "
+        "Now: DOWN.", "",
+        "- app 'api': files restored; bringing it back FAILED: Job failed. Now: DOWN.", "",
         "No earlier configuration to roll back to for app(s) fresh (new to host web3): stopped.",
     ]
     assert rollback_report("failed", "web3", "/x", [], {}, {}, ["fresh"], []).endswith("(new to host web3): left stopped.")
     assert rollback_report("uWSGI rejected", "web3", "/x", [], {}, {}, [], []) == "uWSGI rejected"
+
+
+def test_an_app_is_said_rolled_back_only_when_it_serves_and_every_failed_systemctl_call_is_named():
+    """Health check off and the unit not active, or a systemctl call of the rollback refused: the message
+    says so, and names the app's state."""
+    outcome = {"quiet": {"state": "restarted", "error": None, "health": None},
+               "shop": {"state": "restarted", "error": None, "health": {"status": 200}}}
+    text = rollback_report("failed", "web3", "/x", ["quiet", "shop"], outcome, {"quiet": "/", "shop": "/"}, ["fresh"], [],
+                           serving={"quiet": False, "shop": True},
+                           problems={"shop": ["systemctl enable uwsgi-shop.socket: Unit file does not exist"],
+                                     "fresh": ["systemctl disable uwsgi-fresh.socket: Access denied"]})
+    assert text.splitlines() == [
+        "failed",
+        "Rolled back to the last good configuration on host web3 (kept in /x):",
+        "- app 'shop': files restored, then restarted; it answers again (GET / -> 200). systemctl FAILED during the "
+        "rollback: systemctl enable uwsgi-shop.socket: Unit file does not exist. Now: serving.", "",
+        "Last good files put back, but NOT serving again on host web3 (kept in /x):",
+        "- app 'quiet': files restored, then restarted (health check off). Now: DOWN.", "",
+        "No earlier configuration to roll back to for app(s) fresh (new to host web3): left stopped.",
+        "- app 'fresh': systemctl FAILED while stopping it: systemctl disable uwsgi-fresh.socket: Access denied.",
+    ]
+    assert "Rolled back" not in rollback_report("failed", "web3", "/x", ["quiet"], outcome, {"quiet": "/"}, [], [],
+                                                serving={"quiet": False})
 
 
 def test_the_rollback_report_names_an_app_whose_last_good_files_could_not_be_put_back():
@@ -254,5 +279,5 @@ def test_the_rollback_and_release_reports_together_name_a_down_app_down():
     text = actions.release_report(text, "web3", {"shop": {"release": "1.0", "action": "service", "serving": None,
                                                           "error": None}}, outcome)
     named = [line for line in text.splitlines() if "'shop'" in line and line.startswith("- app")]
-    assert named == ["- app 'shop': files restored; bringing it back FAILED: Job failed",
+    assert named == ["- app 'shop': files restored; bringing it back FAILED: Job failed. Now: DOWN.",
                      "- app 'shop': pointed back at release 1.0, but it is DOWN: Job failed"]
