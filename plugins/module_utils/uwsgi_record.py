@@ -86,6 +86,11 @@ class AppRecord:
     def health_enabled(self) -> bool:
         return bool(self.health.get("enabled", True))
 
+    @property
+    def release_pending(self) -> bool:
+        """A release to switch to, or a chain reload an earlier run left unfinished."""
+        return bool((self.release or {}).get("switch") or (self.release or {}).get("finish"))
+
 
 def records(results: Optional[Mapping[str, Mapping[str, Any]]]) -> Dict[str, AppRecord]:
     """{name: AppRecord} of uwsgi_config's `apps` result, in its order."""

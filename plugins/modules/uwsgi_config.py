@@ -280,6 +280,158 @@ def settled(module, role, apps):
         for name, record in apps.items())
 
 
+class Run:
+    """One call of the module: what it read of the host, the files it wants, and each app's record."""
+
+    def __init__(self, module):
+        self.module, self.params = module, module.params
+        self.role, self.managed = module.params["role"], module.params["managed"]
+        self.secrets, self.tls_keys = module.params["secrets"] or {}, module.params["tls_keys"] or {}
+        self.apps = model.present_apps(module.params["apps"])
+        self.python_version = state.python_version(module.run_command, self.role["python"])
+        self.uwsgi_version = read_uwsgi_version(module, self.role)
+        self.plugins = read_plugins(self.role)
+        self.with_secrets = set(model.secret_apps(self.secrets))
+        self.releases = module.params["releases"] or {}
+        self.files = state.Files(module)
+        self.records, self.unproven, self.check_texts, self.earlier = {}, {}, {}, {}
+
+    def fail(self, msg, **more):
+        self.module.fail_json(msg=msg, apps=uwsgi_record.results(self.records), changed_files=self.files.empty_report(),
+                              python_version=self.python_version, **more)
+
+
+def wanted_texts(run, app, options, activated):
+    """The text of each of the app's files (None: it has none)."""
+    name, role, managed = app["name"], run.role, run.managed
+    return {
+        "ini": render.ini(app, options, managed),
+        "unit": render.service(app, role, options, name in run.with_secrets, managed),
+        "socket": render.socket(app, role, managed) if activated else None,
+        "env": render.env_file(app, run.secrets[name], managed) if name in run.with_secrets else None,
+        "tls": model.tls_pem(app, run.tls_keys) if model.https(app) else None,
+    }
+
+
+def want_files(files, name, where, wanted, group):
+    files.want(name, "ini", where["ini"], wanted["ini"], "root", group, "0640")
+    files.want(name, "unit", where["unit"], wanted["unit"], "root", "root", "0644")
+    # The TLS file holds the private key: readable by root and the app's group only.
+    for kind, path, owner_group, mode in (("socket", where["socket_unit"], "root", "0644"),
+                                          ("env", where["env"], "root", "0600"),
+                                          ("tls", where["tls"], group, "0640")):
+        if wanted[kind] is None:
+            files.absent(name, kind, path)
+        else:
+            files.want(name, kind, path, wanted[kind], "root", owner_group, mode, secret=kind in state.SECRET_KINDS)
+
+
+def plan_app(run, app):
+    """Every file the app wants, what uWSGI is to check of it, and its record."""
+    name, role = app["name"], run.role
+    where = model.paths(role, name)
+    # After uwsgi_production_config_dir changed, the app's last good configuration is in its earlier
+    # directory: it counts as this one's (compared with, and seeded here before anything is applied).
+    run.earlier[name] = state.earlier_last_good(role, name)
+    if run.earlier[name]:
+        where = dict(where, **{key: run.earlier[name][key] for key, _mode in state.GOOD_FILES})
+    options = model.ini_options(app, role, run.python_version, run.uwsgi_version, run.plugins)
+    effective = model.effective_options(app, role)
+    activated = model.activated(app, role, effective)
+    group = model.app_group(app, role)
+    wanted = wanted_texts(run, app, options, activated)
+    want_files(run.files, name, where, wanted, group)
+    run.unproven[name] = state.unproven(where, wanted)
+    # What uWSGI checks: the same ini with vacuum off from its first line. An ini uWSGI rejects while
+    # still reading it makes it exit before `--set vacuum=false` is read, and vacuum would delete the
+    # RUNNING app's pidfile2 and stats socket, which the ini names.
+    run.check_texts[name] = (app, dict(options, vacuum=False), wanted["tls"])
+    run.records[name] = AppRecord(
+        name=name, unit=model.unit_name(name), socket_unit=model.socket_unit_name(name), group=group,
+        activated=activated, health=model.health_check(app, role, effective),
+        pidfile=where["pidfile"], reload_marker=model.reload_marker(options),
+        restart_needed=state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
+        # A unit changed in its stop directives alone is applied by daemon-reload and a reload.
+        unit_restart=actions.unit_restart_needed(state.read_text(where["good_unit"]), wanted["unit"]),
+        # The defaults this host's Python and uWSGI do not get, each with why (the role shows them).
+        left_out=tuple({"option": key, "why": why} for key, why in
+                       model.left_out_options(app, role, run.python_version, run.uwsgi_version, run.plugins)),
+        # What uwsgi_facts planned for the app's release (uwsgi_release.plan): the service step switches.
+        release=run.releases[name] if name in run.releases else None,
+    )
+
+
+def plan(run):
+    """Every file of every app, rendered and compared with what the host has."""
+    role, files = run.role, run.files
+    # Each app's user reads its own ini (0640, its group) through the directory, which others may cross
+    # but not list; only root reads the last good copies.
+    files.directory(role["config_dir"], "0711")
+    files.directory(model.last_good_dir(role), "0700")
+    for app in run.apps:
+        plan_app(run, app)
+    # The role's atexit hook (model.ATEXIT_HOOK, a constant: no variable's value is in it), for every ini
+    # that imports it; readable by each app's user. Written with the inis, all at once.
+    hook = model.atexit_hook(role)
+    if any(hook in model.as_list(model.ini_options(app, role, run.python_version).get("py-import")) for app in run.apps):
+        files.want("", "hook", hook, model.ATEXIT_HOOK, "root", "root", "0644")
+    # The loader of the apps with releases (uwsgi_release.LOADER, a constant too), their ini's wsgi-file.
+    if any(app.get("release") for app in run.apps):
+        files.want("", "loader", os.path.join(role["config_dir"], release.LOADER_NAME), release.LOADER, "root", "root",
+                   "0644")
+
+
+def check(run):
+    """uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
+    never reaches a running service and no app is left half-configured. (In check mode on a fresh host
+    there is no uWSGI yet to ask.) uWSGI loads an https-socket's certificate and key while it reads the
+    ini, so a changed TLS file is checked the same way (a key that does not match its certificate is
+    rejected here)."""
+    candidates = []
+    for name, _text in run.files.changed_content("ini") + run.files.changed_content("tls"):
+        if name not in candidates:
+            candidates.append(name)
+    binary = model.binary(run.role)
+    if not candidates or (run.module.check_mode and not os.path.exists(binary)):
+        return
+    scratch = tempfile.mkdtemp(prefix="uwsgi-production-check-")
+    try:
+        checked = [(name,) + check_ini(run.module, binary, scratch, name,
+                                       check_text(run.role, scratch, name, run.check_texts[name], run.managed))
+                   for name in candidates]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    rejected = [rejection(name, run.uwsgi_version, words) for name, ok, words in checked if not ok]
+    if rejected:
+        run.fail("\n".join(rejected), uwsgi_version=run.uwsgi_version)
+
+
+def apply(run):
+    """Seed the last good copies from an earlier config directory, then write every file that differs."""
+    uwsgi_lock.hold(run.module, run.params["run"])
+    try:
+        if not run.module.check_mode:
+            for name, old in run.earlier.items():
+                if old:
+                    state.seed_last_good(run.role, name, old)
+        run.files.apply()
+    except state.WriteFailed as exc:
+        # A full or read-only file system. The new files are all written beside the old ones before any
+        # is renamed over its old one, so normally none was replaced; what was is reported as changed, for
+        # the role's rollback to put back. (A change an earlier run wrote but never saw pass stays to be
+        # proven by the next run: a rollback now would need the same file system.)
+        run.records = {name: rec.with_changed(run.files.applied_kinds(name)) for name, rec in run.records.items()}
+        if exc.done:
+            left = "%d file(s) were already replaced (%s) and are rolled back" % (len(exc.done), ", ".join(exc.done))
+        else:
+            left = "no file of any app was replaced: the live configuration is as it was"
+        run.fail("The role %s. So %s. Free space on (or make writable) the file system that holds it, and run the "
+                 "role again." % (exc, left), failed_file=exc.path)
+    # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).
+    run.records = {name: rec.with_changed(set(run.files.changed_kinds(name)) | set(run.unproven[name]))
+                   for name, rec in run.records.items()}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -295,141 +447,23 @@ def main():
         ),
         supports_check_mode=True,
     )
-    role, secrets, managed = module.params["role"], module.params["secrets"] or {}, module.params["managed"]
-    releases = module.params["releases"] or {}
-    apps = model.present_apps(module.params["apps"])
-    python_version = state.python_version(module.run_command, role["python"])
-    uwsgi_version = read_uwsgi_version(module, role)
-    plugins = read_plugins(role)
-    with_secrets = set(model.secret_apps(secrets))
-    tls_keys = module.params["tls_keys"] or {}
-    no_ssl = missing_ssl(module, role, apps)
+    run = Run(module)
+    no_ssl = missing_ssl(module, run.role, run.apps)
     if no_ssl:
-        module.fail_json(msg="\n".join(no_ssl), changed_files=state.Files.empty_report(), python_version=python_version)
-
-    files = state.Files(module)
-    # Each app's user reads its own ini (0640, its group) through the directory, which others may cross
-    # but not list; only root reads the last good copies.
-    files.directory(role["config_dir"], "0711")
-    files.directory(model.last_good_dir(role), "0700")
-
-    result_apps, unproven, check_texts, earlier = {}, {}, {}, {}
-    for app in apps:
-        name = app["name"]
-        where = model.paths(role, name)
-        # After uwsgi_production_config_dir changed, the app's last good configuration is in its earlier
-        # directory: it counts as this one's (compared with, and seeded here before anything is applied).
-        earlier[name] = state.earlier_last_good(role, name)
-        if earlier[name]:
-            where = dict(where, **{key: earlier[name][key] for key, _mode in state.GOOD_FILES})
-        options = model.ini_options(app, role, python_version, uwsgi_version, plugins)
-        effective = model.effective_options(app, role)
-        activated = model.activated(app, role, effective)
-        group = model.app_group(app, role)
-        wanted = {
-            "ini": render.ini(app, options, managed),
-            "unit": render.service(app, role, options, name in with_secrets, managed),
-            "socket": render.socket(app, role, managed) if activated else None,
-            "env": render.env_file(app, secrets[name], managed) if name in with_secrets else None,
-            "tls": model.tls_pem(app, tls_keys) if model.https(app) else None,
-        }
-        files.want(name, "ini", where["ini"], wanted["ini"], "root", group, "0640")
-        files.want(name, "unit", where["unit"], wanted["unit"], "root", "root", "0644")
-        # The TLS file holds the private key: readable by root and the app's group only.
-        for kind, path, owner_group, mode in (("socket", where["socket_unit"], "root", "0644"),
-                                              ("env", where["env"], "root", "0600"),
-                                              ("tls", where["tls"], group, "0640")):
-            if wanted[kind] is None:
-                files.absent(name, kind, path)
-            else:
-                files.want(name, kind, path, wanted[kind], "root", owner_group, mode, secret=kind in state.SECRET_KINDS)
-        unproven[name] = state.unproven(where, wanted)
-        # What uWSGI checks: the same ini with vacuum off from its first line. An ini uWSGI rejects while
-        # still reading it makes it exit before `--set vacuum=false` is read, and vacuum would delete the
-        # RUNNING app's pidfile2 and stats socket, which the ini names.
-        check_texts[name] = (app, dict(options, vacuum=False), wanted["tls"])
-        result_apps[name] = AppRecord(
-            name=name, unit=model.unit_name(name), socket_unit=model.socket_unit_name(name), group=group,
-            activated=activated, health=model.health_check(app, role, effective),
-            pidfile=where["pidfile"], reload_marker=model.reload_marker(options),
-            restart_needed=state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
-            # A unit changed in its stop directives alone is applied by daemon-reload and a reload.
-            unit_restart=actions.unit_restart_needed(state.read_text(where["good_unit"]), wanted["unit"]),
-            # The defaults this host's Python and uWSGI do not get, each with why (the role shows them).
-            left_out=tuple({"option": key, "why": why}
-                           for key, why in model.left_out_options(app, role, python_version, uwsgi_version, plugins)),
-            # What uwsgi_facts planned for the app's release (uwsgi_release.plan): the service step switches.
-            release=releases[name] if name in releases else None,
-        )
-
-    # The role's atexit hook (model.ATEXIT_HOOK, a constant: no variable's value is in it), for every ini
-    # that imports it; readable by each app's user. Written with the inis, all at once.
-    hook = model.atexit_hook(role)
-    if any(hook in model.as_list(model.ini_options(app, role, python_version).get("py-import")) for app in apps):
-        files.want("", "hook", hook, model.ATEXIT_HOOK, "root", "root", "0644")
-
-    # The loader of the apps with releases (uwsgi_release.LOADER, a constant too), their ini's wsgi-file.
-    if any(app.get("release") for app in apps):
-        files.want("", "loader", os.path.join(role["config_dir"], release.LOADER_NAME), release.LOADER, "root", "root",
-                   "0644")
-
-    # uWSGI's strict mode checks every changed ini before any file is written, so a typo in an option
-    # never reaches a running service and no app is left half-configured.
-    # (In check mode on a fresh host there is no uWSGI yet to ask.)
-    # uWSGI loads an https-socket's certificate and key while it reads the ini, so a changed TLS file is
-    # checked the same way (a key that does not match its certificate is rejected here).
-    candidates = []
-    for name, _text in files.changed_content("ini") + files.changed_content("tls"):
-        if name not in candidates:
-            candidates.append(name)
-    if candidates and (not module.check_mode or os.path.exists(model.binary(role))):
-        scratch = tempfile.mkdtemp(prefix="uwsgi-production-check-")
-        try:
-            checked = [(name,) + check_ini(module, model.binary(role), scratch, name,
-                                           check_text(role, scratch, name, check_texts[name], managed))
-                       for name in candidates]
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        rejected = [rejection(name, uwsgi_version, words) for name, ok, words in checked if not ok]
-        if rejected:
-            module.fail_json(msg="\n".join(rejected), apps=uwsgi_record.results(result_apps), changed_files=files.empty_report(),
-                             python_version=python_version, uwsgi_version=uwsgi_version)
-
-    uwsgi_lock.hold(module, module.params["run"])
-    try:
-        if not module.check_mode:
-            for name, old in earlier.items():
-                if old:
-                    state.seed_last_good(role, name, old)
-        files.apply()
-    except state.WriteFailed as exc:
-        # A full or read-only file system. The new files are all written beside the old ones before any
-        # is renamed over its old one, so normally none was replaced; what was is reported as changed, for
-        # the role's rollback to put back. (A change an earlier run wrote but never saw pass stays to be
-        # proven by the next run: a rollback now would need the same file system.)
-        result_apps = {name: rec.with_changed(files.applied_kinds(name)) for name, rec in result_apps.items()}
-        if exc.done:
-            left = "%d file(s) were already replaced (%s) and are rolled back" % (len(exc.done), ", ".join(exc.done))
-        else:
-            left = "no file of any app was replaced: the live configuration is as it was"
-        module.fail_json(
-            msg="The role %s. So %s. Free space on (or make writable) the file system that holds it, and run the "
-                "role again." % (exc, left),
-            failed_file=exc.path, apps=uwsgi_record.results(result_apps), changed_files=files.empty_report(),
-            python_version=python_version)
-    # What this run wrote, and what an earlier run wrote but never saw pass (uwsgi_state.unproven).
-    result_apps = {name: rec.with_changed(set(files.changed_kinds(name)) | set(unproven[name]))
-                   for name, rec in result_apps.items()}
-    quiet = settled(module, role, result_apps)
+        module.fail_json(msg="\n".join(no_ssl), changed_files=state.Files.empty_report(), python_version=run.python_version)
+    plan(run)
+    check(run)
+    apply(run)
+    quiet = settled(module, run.role, run.records)
     # The apps with a release to switch to, or a chain reload an earlier run left unfinished (the switch step).
-    pending = [name for name, record in result_apps.items()
-               if (record.release or {}).get("switch") or (record.release or {}).get("finish")]
+    pending = [name for name, record in run.records.items() if record.release_pending]
     if quiet and not pending:
         # Neither the switch step nor the service step will run: this is the run's last call.
         uwsgi_lock.release(module, module.params["run"])
-    module.exit_json(changed=files.changed, apps=uwsgi_record.results(result_apps), changed_files=files.report(), diff=files.diffs,
-                     python_version=python_version, uwsgi_version=uwsgi_version, uwsgi_plugins=plugins, settled=quiet,
-                     releases_pending=pending, left_out=model.left_out_report(result_apps))
+    module.exit_json(changed=run.files.changed, apps=uwsgi_record.results(run.records), changed_files=run.files.report(),
+                     diff=run.files.diffs, python_version=run.python_version, uwsgi_version=run.uwsgi_version,
+                     uwsgi_plugins=run.plugins, settled=quiet, releases_pending=pending,
+                     left_out=model.left_out_report(run.records))
 
 
 if __name__ == "__main__":
