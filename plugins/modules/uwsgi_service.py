@@ -155,7 +155,10 @@ def plan(step):
     """systemd reads changed units, then one `systemctl show` of every unit; each app's plan from it."""
     params = step.module.params
     if not step.check and uwsgi_plan.needs_daemon_reload(step.apps):
-        step.systemd.must("daemon-reload")
+        try:
+            step.systemd.must("daemon-reload")
+        except SystemctlError as exc:
+            step.module.fail_json(msg=str(exc), **step.result)
     shown = step.systemd.show([unit for record in step.apps.values() for unit in record.units])
     step.plans = uwsgi_plan.plan_service(step.apps, shown, params["install_changed"], params["packages_changed"])
     for name, app_plan in step.plans.items():

@@ -162,3 +162,12 @@ def test_every_action_has_a_runner():
     _module, systemd = fake_systemd({("systemctl", "reload"): (1, "", "Job failed.\n")})
     assert uwsgi_service.apply_systemctl(systemd, record(), "none") is None
     assert uwsgi_service.apply_systemctl(systemd, record(), "reload") == "Job failed."
+
+
+def test_a_daemon_reload_systemd_refuses_fails_the_step_naming_it():
+    apps = {"hello": record(changed=("unit",))}
+    module = module_for(apps, {}, {("systemctl", "daemon-reload"): (1, "", "Access denied\n")})
+    step = uwsgi_service.Step(module, uwsgi_service.Systemd(module))
+    with pytest.raises(Failed) as caught:
+        uwsgi_service.plan(step)
+    assert caught.value.args[0]["msg"] == "systemctl daemon-reload: Access denied"
