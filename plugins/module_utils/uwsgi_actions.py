@@ -7,7 +7,7 @@ tests/unit/plugins/test_uwsgi_actions.py holds that table.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Any, Iterable, List, Mapping, NamedTuple, Optional
 
 
 class Action(NamedTuple):
@@ -39,7 +39,7 @@ RESTART_KINDS = frozenset(("unit", "socket", "env", "tls"))
 STOP_DIRECTIVES = ("ExecStop=", "ExecStopPost=", "TimeoutStopSec=")
 
 
-def unit_restart_needed(good_unit, unit):
+def unit_restart_needed(good_unit: Optional[str], unit: str) -> bool:
     """Whether a change from the app's last good unit text (what last served; '' for none) to `unit` needs
     a restart: any changed line but a comment, a blank line or a stop directive (STOP_DIRECTIVES)."""
     if not good_unit:
@@ -49,8 +49,8 @@ def unit_restart_needed(good_unit, unit):
     return any(line.strip() and not line.startswith("#") and not line.startswith(STOP_DIRECTIVES) for line in changed)
 
 
-def choose_action(was_running, changed, restart_needed=False, install_changed=False, packages_changed=False,
-                  unit_restart=True):
+def choose_action(was_running: bool, changed: Iterable[str], restart_needed: bool = False, install_changed: bool = False,
+                  packages_changed: bool = False, unit_restart: bool = True) -> str:
     """The gentlest action that applies this run's change to one app.
 
     was_running      the app was running before the run touched it
@@ -82,7 +82,8 @@ def choose_action(was_running, changed, restart_needed=False, install_changed=Fa
     return "none"
 
 
-def settled(changed, unit, socket_unit, activated, last_good_current, install_changed=False, packages_changed=False):
+def settled(changed: Iterable[str], unit: Mapping[str, str], socket_unit: Mapping[str, str], activated: bool,
+            last_good_current: bool, install_changed: bool = False, packages_changed: bool = False) -> bool:
     """Whether the service step has nothing to do for one app, so that a run that changes nothing need
     not call it: no file of the app changed since its last good configuration, its action would be none
     (running, no new binary, no new packages), its unit is enabled, its socket unit (under socket
@@ -99,7 +100,7 @@ def settled(changed, unit, socket_unit, activated, last_good_current, install_ch
     return True
 
 
-def rollback_action(still_active, action, changed):
+def rollback_action(still_active: bool, action: str, changed: Iterable[str]) -> str:
     """How an app goes back to its last good configuration after a failed run: a reload if it is still
     running and only its ini changed in a way a reload applies (so it keeps serving); else a restart."""
     if still_active and action == "reload" and not set(changed) & RESTART_KINDS:
@@ -107,7 +108,7 @@ def rollback_action(still_active, action, changed):
     return "restart"
 
 
-def app_line(name, entry, path):
+def app_line(name: str, entry: Optional[Mapping[str, Any]], path: str) -> str:
     """How one app whose last good files were put back went back (entry: its outcome, None if not applied)."""
     text = "- app '%s': files restored" % name
     if entry is None:
@@ -123,14 +124,14 @@ def app_line(name, entry, path):
     return text + "; it answers again (GET %s -> %s)." % (path, health["status"])
 
 
-def default_serving(entry):
+def default_serving(entry: Optional[Mapping[str, Any]]) -> bool:
     """Whether an app serves, from its outcome alone (None: not applied, so as it was)."""
     if entry is None:
         return True
     return entry["error"] is None and "msg" not in (entry["health"] or {})
 
 
-def with_state(text, up, problems):
+def with_state(text: str, up: bool, problems: Optional[List[str]]) -> str:
     """An app's line, then what systemctl refused during the rollback, then the app's state."""
     text += "" if text.endswith(".") else "."
     if problems:
@@ -138,8 +139,11 @@ def with_state(text, up, problems):
     return text + (" Now: serving." if up else " Now: DOWN.")
 
 
-def rollback_report(failure, host, last_good_dir, rolled_back, outcome, paths, new, stopped, unrestored=None,
-                    serving=None, problems=None):
+def rollback_report(failure: str, host: str, last_good_dir: str, rolled_back: List[str],
+                    outcome: Mapping[str, Mapping[str, Any]], paths: Mapping[str, str], new: List[str],
+                    stopped: List[str], unrestored: Optional[Mapping[str, str]] = None,
+                    serving: Optional[Mapping[str, bool]] = None,
+                    problems: Optional[Mapping[str, List[str]]] = None) -> str:
     """The message of a failed run: what failed, then how each app went back, answered, and is now.
 
     rolled_back  the apps whose last good files were put back, in order

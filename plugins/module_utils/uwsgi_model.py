@@ -16,6 +16,7 @@ comment says otherwise.
 from __future__ import annotations
 
 import copy
+from typing import Any, Dict, List, Mapping
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as code_release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_sizing as sizing
@@ -638,7 +639,7 @@ def left_out_options(app, role, python_version="", uwsgi_version="", plugins=Non
     return found + recycling_options(options, uwsgi_version)[1]
 
 
-def left_out_report(apps):
+def left_out_report(apps: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """Each (option, why) of the records' `left_out` ({name: uwsgi_record.AppRecord}) once, with the apps it
     concerns, in first-seen order."""
     merged = {}

@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import tempfile
+from typing import Any, List, Mapping, Tuple
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 
@@ -278,7 +279,7 @@ def health_record(health):
     return json.dumps(health, sort_keys=True) + "\n"
 
 
-def last_good_changes(config_dir, name, record):
+def last_good_changes(config_dir: str, name: str, record: Any) -> Tuple[list, list]:
     """What keeps the app's live files (record: its uwsgi_record.AppRecord) as its last good configuration: (writes, forgets). `writes` holds a
     (path, text, owner, group, mode) for each live file that differs from its last good copy, `forgets`
     the copies the app no longer has (socket unit, secrets file, TLS file)."""
@@ -315,14 +316,14 @@ def last_good_changes(config_dir, name, record):
     return writes, forgets
 
 
-def keep_last_good(config_dir, name, record, check=False):
+def keep_last_good(config_dir: str, name: str, record: Any, check: bool = False) -> List[str]:
     """Copy each live file of the app that differs from its last good copy; forget a copy the app no
     longer has (socket unit, secrets file). Returns the paths written (a leading '-' for removed);
     with check, only says which it would write."""
     return keep_all_last_good(config_dir, {name: record}, check)
 
 
-def keep_all_last_good(config_dir, apps, check=False):
+def keep_all_last_good(config_dir: str, apps: Mapping[str, Any], check: bool = False) -> List[str]:
     """keep_last_good for every app of `apps` ({name: uwsgi_record.AppRecord}) at once: every new copy is written before any
     is renamed over an old one (write_all_atomically), so a full or read-only last good directory raises
     WriteFailed, naming the file, with every old copy as it was."""
