@@ -145,6 +145,7 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
+from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
 
 def python_of(role: dict) -> str:
@@ -305,10 +306,11 @@ def revert_one(module: AnsibleModule, name: str, entry: dict, info: dict) -> dic
         outcome["error"], outcome["health"] = moved.get("error"), moved.get("health")
     else:
         unit = model.unit_name(name)
-        module.run_command(["systemctl", "reset-failed", unit])
-        rc, out, err = module.run_command(["systemctl", "restart", unit])
-        if rc:
-            outcome["error"] = (err or out).strip()
+        systemd = Systemd(module)
+        systemd.run("reset-failed", unit)
+        answer = systemd.run("restart", unit)
+        if not answer.ok:
+            outcome["error"] = answer.said
         else:
             outcome["health"], outcome["error"] = health(info)
     outcome["serving"] = outcome["error"] is None
