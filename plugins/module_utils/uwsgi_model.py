@@ -412,7 +412,11 @@ def derived_options(app, role):
     }
 
 
-def sized_options(role, *explicit):
+# The workers an app with releases keeps at rest (sized_options).
+RELEASE_CHEAPER = 2
+
+
+def sized_options(role, *explicit, release=False):
     """The worker counts and reload-on-rss sized from the host's usable CPUs and memory (role's
     ``host_resources``, {cpus, memory_mb}, read by uwsgi_facts), for the keys none of the `explicit` option
     layers sets (uwsgi_sizing.sized); none when the host's figures are not known (the controller's checks)."""
@@ -422,7 +426,16 @@ def sized_options(role, *explicit):
     fixed = {}
     for layer in explicit:
         fixed.update({key: value for key, value in layer.items() if key in sizing.SIZED_KEYS})
-    return sizing.sized(int(host["cpus"]), int(host["memory_mb"]), fixed)
+    values = sizing.sized(int(host["cpus"]), int(host["memory_mb"]), fixed)
+    if release and "cheaper" not in fixed and isinstance(values.get("cheaper"), int) and values["cheaper"] < RELEASE_CHEAPER:
+        # An app with releases keeps two workers at rest (and so at least three processes), so that one serves while
+        # a chain reload replaces the other: with one, the cheaper algorithm would let every request wait for the
+        # new worker's import. Unless the play sets cheaper or processes itself.
+        if _whole(fixed.get("processes")) is None or _whole(fixed["processes"]) > RELEASE_CHEAPER:
+            resized = dict(sizing.sized(int(host["cpus"]), int(host["memory_mb"]), dict(fixed, cheaper=RELEASE_CHEAPER)),
+                           cheaper=RELEASE_CHEAPER)
+            values = {key: resized[key] for key in sizing.SIZED_KEYS if key in resized}
+    return values
 
 
 def effective_options(app, role):
@@ -431,7 +444,8 @@ def effective_options(app, role):
     options (later ones win; key order is kept)."""
     baseline, app_options = role.get("options") or {}, app.get("options") or {}
     merged = {}
-    for layer in (plugin_options(role), baseline, sized_options(role, baseline, app_options), derived_options(app, role),
+    sized = sized_options(role, baseline, app_options, release=bool(app.get("release")))
+    for layer in (plugin_options(role), baseline, sized, derived_options(app, role),
                   app_options):
         merged.update(layer)
     if app.get("release"):

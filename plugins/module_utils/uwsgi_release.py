@@ -235,6 +235,20 @@ def serving_workers(stats: dict) -> list:
     return [worker for worker in stats.get("workers") or [] if worker.get("pid") and worker.get("status") != "cheap"]
 
 
+def needs_spare(stats: dict) -> bool:
+    """Whether a chain reload needs one more worker first: with a single worker serving (the cheaper algorithm keeps
+    one at rest on a small host), replacing it would leave none to serve for its whole import. A cheaped slot, woken
+    by `+` on the master fifo, serves while it is replaced. (With `processes: 1` there is no slot: it stalls.)"""
+    cheap = [worker for worker in stats.get("workers") or [] if worker.get("status") == "cheap"]
+    return len(serving_workers(stats)) == 1 and bool(cheap)
+
+
+def spare_ready(before: set, stats: dict) -> bool:
+    """Whether a worker woken for the chain (one not in `before`) accepts requests with the app loaded."""
+    return any(worker["pid"] not in before and worker.get("accepting") and worker.get("apps")
+               for worker in serving_workers(stats))
+
+
 def chain_progress(old_pids: set, stats: dict) -> tuple:
     """(done, waiting) of a chain reload started when the workers had `old_pids`: done when every worker
     is a new process that accepts requests and has loaded the app; waiting, the ids of those that are not."""

@@ -309,11 +309,28 @@ def write_fifo(fifo: str, command: bytes) -> None:
         os.close(handle)
 
 
+def wake_spare(fifo: str, stats_socket: str, timeout: float, poll: float = 0.2) -> bool:
+    """When a single worker serves and a cheaped slot is free, wake one more (`+` on the master fifo) and wait until
+    it accepts with the app loaded, so that one always serves during the chain reload. Whether one was woken."""
+    stats = read_stats(stats_socket)
+    if not release.needs_spare(stats):
+        return False
+    before = {worker["pid"] for worker in release.serving_workers(stats)}
+    write_fifo(fifo, b"+")
+    begun = time.monotonic()
+    while time.monotonic() - begun < timeout:
+        time.sleep(poll)
+        if release.spare_ready(before, read_stats(stats_socket)):
+            return True
+    return False
+
+
 def chain_reload(fifo: str, stats_socket: str, deadline: float, poll: float = 0.2) -> tuple:
     """Write `c` to the master fifo and wait until every worker is a new process that accepts and has loaded
-    the app: (done, waiting worker ids, seconds)."""
-    old = {worker["pid"] for worker in release.serving_workers(read_stats(stats_socket))}
+    the app: (done, waiting worker ids, seconds). A single serving worker first gets a spare (wake_spare)."""
     begun = time.monotonic()
+    wake_spare(fifo, stats_socket, deadline / 2)
+    old = {worker["pid"] for worker in release.serving_workers(read_stats(stats_socket))}
     write_fifo(fifo, b"c")
     waiting = []
     while time.monotonic() - begun < deadline:

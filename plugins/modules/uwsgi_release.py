@@ -214,7 +214,8 @@ def chain(name: str, info: dict, wanted: str, import_seconds: float) -> dict:
     """Chain-reload a running app onto the release `current` names, then ask for its health-check page."""
     stats_socket = model.runtime_dir(name) + "/stats.sock"
     workers = len(release.serving_workers(release_host.read_stats(stats_socket)))
-    deadline = release.chain_deadline(workers, import_seconds)
+    # One worker more than serve now: a single worker first gets a spare (uwsgi_release_host.wake_spare).
+    deadline = release.chain_deadline(workers + 1, import_seconds)
     done, waiting, seconds = release_host.chain_reload(model.runtime_dir(name) + "/master.fifo", stats_socket, deadline)
     entry = {"loaded": "chain", "seconds": seconds, "workers": workers, "health": None}
     if not done:

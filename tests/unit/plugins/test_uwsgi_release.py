@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_release import HostReleases, Layout
 
@@ -339,3 +340,47 @@ def test_the_loader_refuses_what_is_not_a_wsgi_callable(tmp_path):
 def test_shared_paths_are_normalised():
     assert wanted(shared=["media/", "./cache", "conf//local.py", "a/./b"]).shared == ("media", "cache", "conf/local.py",
                                                                                       "a/b")
+
+
+# --- Two workers at rest for an app with releases (uwsgi_model.sized_options) ---------------------------
+
+SIZED = ("processes", "cheaper", "cheaper-initial", "cheaper-step", "reload-on-rss")
+
+
+def sized_role(cpus, memory_mb, options=None):
+    return {"config_dir": "/etc/uwsgi-production", "user": "uwsgi", "group": "uwsgi", "options": options or {},
+            "host_resources": {"cpus": cpus, "memory_mb": memory_mb}}
+
+
+@pytest.mark.parametrize("cpus, memory_mb, with_release, without_release", [
+    (1, 1024, (3, 2, 2, 1, 256), (2, 1, 1, 1, 384)),
+    (2, 24000, (4, 2, 2, 1, 2048), (4, 1, 1, 1, 2048)),
+    (64, 256000, (128, 8, 16, 16, 1472), (128, 8, 16, 16, 1472)),
+])
+def test_an_app_with_releases_keeps_two_workers_at_rest(cpus, memory_mb, with_release, without_release):
+    """One serves while a chain reload replaces the other; alone, the cheaper algorithm would make every request wait
+    for the new worker's import (measured: a 5 s stall with cheaper 1)."""
+    role = sized_role(cpus, memory_mb)
+    released = model.effective_options({"name": "a", "module": "m:app", "release": {"id": "1"}}, role)
+    plain = model.effective_options({"name": "b", "module": "m:app"}, role)
+    assert tuple(released[key] for key in SIZED) == with_release
+    assert tuple(plain[key] for key in SIZED) == without_release
+
+
+def test_what_the_play_sets_wins_over_the_release_floor():
+    role = sized_role(1, 1024, {"cheaper": 1})
+    assert model.effective_options({"name": "a", "module": "m:app", "release": {"id": "1"}}, role)["cheaper"] == 1
+    app = {"name": "a", "module": "m:app", "release": {"id": "1"}, "options": {"processes": 2}}
+    assert model.effective_options(app, sized_role(1, 1024))["cheaper"] == 1
+
+
+def test_a_single_serving_worker_gets_a_spare_only_when_a_slot_is_cheap():
+    one = {"workers": [{"id": 1, "pid": 10, "status": "idle", "accepting": 1, "apps": [{}]},
+                       {"id": 2, "pid": 0, "status": "cheap", "accepting": 0, "apps": []}]}
+    assert release.needs_spare(one)
+    assert not release.needs_spare({"workers": one["workers"][:1]})
+    two = {"workers": one["workers"][:1] + [{"id": 2, "pid": 11, "status": "idle", "accepting": 1, "apps": [{}]}]}
+    assert not release.needs_spare(two)
+    assert release.spare_ready({10}, two) and not release.spare_ready({10, 11}, two)
+    loading = {"workers": one["workers"][:1] + [{"id": 2, "pid": 11, "status": "idle", "accepting": 0, "apps": []}]}
+    assert not release.spare_ready({10}, loading)
