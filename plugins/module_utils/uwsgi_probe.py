@@ -54,12 +54,12 @@ def _http_request(path, host):
     return ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
 
 
-def request(address, protocol, path, host, timeout):
-    """Send one GET; return (status, body text)."""
-    payload = _uwsgi_packet(path, host, address) if protocol == "uwsgi" else _http_request(path, host)
+def exchange(address, payload, timeout):
+    """Send `payload` (maybe empty) to a unix path or HOST:PORT and read the answer until the peer closes it."""
     sock = _connect(address, timeout)
     try:
-        sock.sendall(payload)
+        if payload:
+            sock.sendall(payload)
         chunks = []
         while True:
             chunk = sock.recv(65536)
@@ -68,7 +68,13 @@ def request(address, protocol, path, host, timeout):
             chunks.append(chunk)
     finally:
         sock.close()
-    answer = b"".join(chunks).decode("utf-8", "replace")
+    return b"".join(chunks)
+
+
+def request(address, protocol, path, host, timeout):
+    """Send one GET; return (status, body text)."""
+    payload = _uwsgi_packet(path, host, address) if protocol == "uwsgi" else _http_request(path, host)
+    answer = exchange(address, payload, timeout).decode("utf-8", "replace")
     head, _sep, body = answer.partition("\r\n\r\n")
     words = head.split(" ", 2)
     if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():

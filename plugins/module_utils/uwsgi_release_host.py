@@ -13,7 +13,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -51,16 +50,7 @@ def read_json(path: str) -> dict | None:
 def read_stats(path: str, timeout: float = 2.0) -> dict:
     """The JSON of a unix stats socket, {} when nothing answers."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            chunks = []
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        return json.loads(b"".join(chunks).decode("utf-8", "replace"))
+        return json.loads(probe.exchange(path, b"", timeout).decode("utf-8", "replace"))
     except (OSError, ValueError):
         return {}
 
