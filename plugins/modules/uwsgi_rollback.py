@@ -54,6 +54,12 @@ options:
         had switched to a new release, which release it was pointed back at and whether it serves.
     type: dict
     default: {}
+  packages:
+    description:
+      - The C(restored) result of M(pyops.uwsgi.uwsgi_packages) with its step V(restore), in the rescue. Per app whose
+        packages this run changed, whether its old virtualenv was put back and whether the app serves its old code again.
+    type: dict
+    default: {}
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -110,6 +116,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages as packages
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_plan
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_record
@@ -311,7 +318,9 @@ def report(rb):
     text = actions.rollback_report(rb.params["failure"], rb.params["host"], model.last_good_dir(rb.role), rb.restored,
                                    rb.outcome, paths, new, rb.stopped, rb.unrestored, rb.serving, rb.problems)
     # Per app this run had switched to a new release, which release it was pointed back at (uwsgi_release revert).
-    return actions.release_report(text, rb.params["host"], rb.params["releases"] or {}, rb.outcome)
+    text = actions.release_report(text, rb.params["host"], rb.params["releases"] or {}, rb.outcome)
+    # Per app whose packages this run changed, whether its old virtualenv serves again (uwsgi_packages restore).
+    return packages.restore_report(text, rb.params["host"], rb.params["packages"] or {}, rb.outcome)
 
 
 def main():
@@ -323,6 +332,7 @@ def main():
             config_dir=dict(type="path", required=True),
             host=dict(type="str", required=True),
             releases=dict(type="dict", default={}),
+            packages=dict(type="dict", default={}),
             run=dict(type="dict"),
         ),
         supports_check_mode=False,

@@ -43,6 +43,13 @@ options:
     type: list
     elements: str
     default: []
+  package_snapshots:
+    description:
+      - The snapshots of the virtualenvs whose packages this run changed (M(pyops.uwsgi.uwsgi_packages)), removed once
+        every app is healthy.
+    type: list
+    elements: str
+    default: []
   journal_lines:
     description: How many journal lines to show for an app that failed.
     type: int
@@ -84,6 +91,11 @@ last_good:
   returned: always
   type: list
   elements: str
+snapshots_removed:
+  description: The snapshots of virtualenvs (O(package_snapshots)) removed once every app was healthy.
+  returned: success
+  type: list
+  elements: str
 failed_file:
   description:
     - The last good file the call could not write (a full or read-only file system) although every app it touched was
@@ -99,6 +111,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages_host as packages_host
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_plan
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_record
@@ -316,6 +329,12 @@ def keep(step):
     step.result["changed"] = step.result["changed"] or bool(step.result["last_good"])
 
 
+def keep_packages(step):
+    """Every app is healthy: the snapshots of the virtualenvs whose packages this run changed are not needed."""
+    if not step.check:
+        step.result["snapshots_removed"] = packages_host.drop(step.module.params["package_snapshots"])
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -323,6 +342,7 @@ def main():
             config_dir=dict(type="path", required=True),
             install_changed=dict(type="bool", default=False),
             packages_changed=dict(type="list", elements="str", default=[]),
+            package_snapshots=dict(type="list", elements="str", default=[]),
             journal_lines=dict(type="int", default=25),
             run=dict(type="dict"),
         ),
@@ -334,6 +354,7 @@ def main():
     apply(step)
     check(step)
     keep(step)
+    keep_packages(step)
     # Every app is healthy: the run's last call (on a failure the rollback follows, and releases it).
     uwsgi_lock.release(module, module.params["run"])
     module.exit_json(**step.result)

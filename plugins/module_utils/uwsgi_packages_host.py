@@ -1,0 +1,188 @@
+# Copyright: (c) 2026, pyops.uwsgi contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""An app's live virtualenv on the host: what it holds, its snapshot made, put back and dropped, pip run into
+it, and the app's WSGI callable imported from it in a separate process. The decisions are uwsgi_packages'.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+from email.parser import HeaderParser
+
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages as packages
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
+
+BASE_PATH = release_host.BASE_PATH
+
+
+def site_packages(venv: str) -> list:
+    return sorted(glob.glob(os.path.join(venv, "lib", "python*", "site-packages")))
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def _egg_requires(path: str) -> list:
+    """The unconditional requirements of an egg-info's requires.txt (its [sections] are extras and markers)."""
+    found = []
+    for line in _read(os.path.join(path, "requires.txt")).splitlines():
+        if line.startswith("["):
+            break
+        if line.strip():
+            found.append(line.strip())
+    return found
+
+
+def installed(venv: str) -> dict:
+    """canonical name -> {version, requires, digest} of every distribution in the virtualenv's site-packages;
+    digest is the sha256 of its RECORD (what pip wrote for it), or of its metadata for an egg-info."""
+    found = {}
+    for top in site_packages(venv):
+        for meta in sorted(glob.glob(os.path.join(top, "*.dist-info")) + glob.glob(os.path.join(top, "*.egg-info"))):
+            egg = meta.endswith(".egg-info")
+            text = _read(os.path.join(meta, "PKG-INFO" if egg else "METADATA")) if os.path.isdir(meta) else _read(meta)
+            headers = HeaderParser().parsestr(text)
+            if not headers.get("Name"):
+                continue
+            record = _read(os.path.join(meta, "RECORD")) if not egg else text
+            found[packages.canonical(headers["Name"])] = {
+                "version": headers.get("Version", ""),
+                "requires": _egg_requires(meta) if egg else headers.get_all("Requires-Dist") or [],
+                "digest": hashlib.sha256(record.encode("utf-8", "replace")).hexdigest(),
+            }
+    return found
+
+
+def fingerprint(venv: str) -> dict:
+    return {name: (dist["version"], dist["digest"]) for name, dist in installed(venv).items()}
+
+
+def why_pip(venv: str, app: dict, venv_version: str) -> str:
+    """Why pip would change the app's virtualenv, '' when it would not (uwsgi_packages.unsatisfied)."""
+    specs = [str(spec) for spec in app.get("packages") or []]
+    if app.get("requirements"):
+        text = _read(app["requirements"])
+        if not text and not os.path.exists(app["requirements"]):
+            return "its requirements file %s does not exist" % app["requirements"]
+        more, why = packages.requirement_lines(text)
+        if why:
+            return why
+        specs += more
+    try:
+        from packaging.markers import default_environment  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return "the host's Python has no 'packaging' to compare with"
+    return packages.unsatisfied(specs, installed(venv), packages.marker_environment(default_environment(), venv_version))
+
+
+def _run(argv: list, timeout: float | None = None) -> tuple:
+    try:
+        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                              check=False, timeout=timeout)
+        return done.returncode, done.stdout
+    except subprocess.TimeoutExpired as exc:
+        return None, exc.stdout if isinstance(exc.stdout, str) else ""
+    except OSError as exc:
+        return 127, str(exc)
+
+
+def create(venv: str, python: str) -> tuple:
+    """(returncode, output) of `python -m venv`, made at its final path (a virtualenv cannot move)."""
+    return _run([python, "-m", "venv", venv])
+
+
+def pip_install(venv: str, app: dict) -> tuple:
+    """(returncode, output) of one pip run of the app's packages and requirements file into its virtualenv."""
+    argv = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    argv += [str(spec) for spec in app.get("packages") or []]
+    if app.get("requirements"):
+        argv += ["-r", app["requirements"]]
+    return _run(argv)
+
+
+def recover(venv: str) -> list:
+    """What a killed run left beside the virtualenv, made right: a partial snapshot removed, a virtualenv set aside
+    removed, a snapshot renamed back when the virtualenv is gone (a run killed while putting it back). What it did."""
+    done = []
+    if os.path.lexists(packages.staging_of(venv)):
+        shutil.rmtree(packages.staging_of(venv), ignore_errors=True)
+        done.append("removed the partial snapshot %s" % packages.staging_of(venv))
+    if not os.path.lexists(venv) and os.path.isdir(packages.snapshot_of(venv)):
+        os.rename(packages.snapshot_of(venv), venv)
+        done.append("put the snapshot back as %s (a run was killed while putting it back)" % venv)
+    if os.path.lexists(packages.failed_of(venv)):
+        shutil.rmtree(packages.failed_of(venv), ignore_errors=True)
+        done.append("removed %s" % packages.failed_of(venv))
+    return done
+
+
+def snapshot(venv: str) -> None:
+    """A hard-link copy of the virtualenv beside it, renamed into place only once complete. Safe because pip
+    replaces a file (unlink, then write) and never writes an installed file in place."""
+    staging = packages.staging_of(venv)
+    if os.path.lexists(staging):
+        shutil.rmtree(staging)
+    code, out = _run(["cp", "-a", "-l", venv, staging])
+    if code != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OSError("making the snapshot %s failed: %s" % (staging, out.strip()))
+    os.rename(staging, packages.snapshot_of(venv))
+
+
+def put_back(venv: str) -> None:
+    """The snapshot becomes the virtualenv again (two renames); the virtualenv it replaces is removed."""
+    aside = packages.failed_of(venv)
+    if os.path.lexists(aside):
+        shutil.rmtree(aside)
+    os.rename(venv, aside)
+    os.rename(packages.snapshot_of(venv), venv)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def tail(text: str) -> str:
+    return release_host.tail(text or "")
+
+
+def drop_tree(path: str) -> None:
+    shutil.rmtree(path)
+
+
+def drop(paths: list) -> list:
+    """Remove the snapshots of changes the run proved; the ones removed."""
+    removed = []
+    for path in paths or []:
+        if path.endswith(packages.SNAPSHOT) and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def check_import(venv: str, target: dict, user: str, group: str, env: dict, timeout: float) -> tuple:
+    """(returncode or None on a time-out, the output's last lines) of importing the app's WSGI callable with the
+    virtualenv's Python, in a separate process, as the app's user, in its directory, with its environment."""
+    environ = {"PATH": os.path.join(venv, "bin") + ":" + BASE_PATH, "VIRTUAL_ENV": venv, "LANG": "C.UTF-8",
+               "HOME": target["cwd"]}
+    environ.update({key: str(value) for key, value in (env or {}).items()})
+    environ.update(target["env"])
+    code, out, _seconds = release_host.run_as([os.path.join(venv, "bin", "python"), "-c", packages.CHECK], user, group,
+                                              environ, target["cwd"], timeout)
+    return code, release_host.tail(out)
+
+
+def venv_version(venv: str) -> str:
+    """The full version of the Python that made the virtualenv, from its pyvenv.cfg; '' when it does not say."""
+    found = {}
+    for line in _read(os.path.join(venv, "pyvenv.cfg")).splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            found[key.strip()] = value.strip()
+    return found.get("version_info") or found.get("version") or ""
