@@ -24,7 +24,7 @@ description:
     of its output) and that the app still serves its old code.
   - The snapshot of a changed app stays until the run's service step has reloaded the app and it answered its health
     check (then M(pyops.uwsgi.uwsgi_service) removes it). A snapshot found at the start of a run is a change no run
-    proved: the app is checked and reloaded again.
+    proved, so the app is checked and reloaded again.
   - With O(step=restore), the role's rescue, puts each snapshot back and brings back the apps the run had reloaded
     (a reload while it runs, else a restart; the configuration's rollback does it for an app whose files changed too),
     asks each for its health-check page and reports, per app, whether it serves its old code. It never fails; the

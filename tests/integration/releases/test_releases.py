@@ -135,3 +135,48 @@ def test_the_ini_loads_current_in_each_worker(host):
     assert not any(line.startswith(("virtualenv", "module =")) for line in ini)
     loader = host.file("/etc/uwsgi-production/release_loader.py")
     assert loader.user == "root" and loader.mode == 0o644
+
+
+# App 'shopapp' has no release: each of its versions is a directory pip installs into its live virtualenv.
+
+def test_a_broken_version_shipped_through_packages_fails_the_run_and_the_old_code_serves(host):
+    entry = record(host, "packages-broken")
+    report, _longest = load(host, "packages-broken")
+    assert entry["before"]["body"] == "200 shopapp 2", entry["before"]
+    assert entry["outcome"]["failed"], entry
+    msg = entry["outcome"]["msg"]
+    for word in ["App 'shopapp' on host ", "its new packages were NOT applied",
+                 "importing shopapp:application with the new packages failed", "it still serves its old code",
+                 "ImportError: shopapp 3 is broken on purpose"]:
+        assert word in msg, (word, msg)
+    assert report["sent"] >= 100 and report["failed"] == 0, (report["sent"], report["failed"], report["errors"])
+    assert served(entry) == "200 shopapp 2"
+    # Never reloaded: the workers serving before are the ones serving after.
+    assert {w["pid"] for w in entry["after"]["workers"]} == {w["pid"] for w in entry["before"]["workers"]}
+    assert not entry["snapshot_left"]
+
+
+def test_the_old_virtualenv_is_in_place_after_the_failed_version(host):
+    version = host.run("/srv/shopapp/venv/bin/python -c 'import shopapp; print(shopapp.VERSION)'")
+    assert version.rc == 0 and version.stdout.strip() == "2", version.stderr
+    assert not host.file("/srv/shopapp/venv.pyops-snapshot").exists
+    assert not host.file("/srv/shopapp/venv.pyops-failed").exists
+
+
+def test_a_version_failing_its_health_check_after_the_reload_is_undone_and_said(host):
+    entry = record(host, "packages-unhealthy")
+    assert entry["outcome"]["failed"], entry
+    msg = entry["outcome"]["msg"]
+    for word in ["uWSGI app 'shopapp'", "failed its health check after a reload", "Packages on host ",
+                 "- app 'shopapp': its virtualenv was put back and the app reloaded; it answers its health check "
+                 "again: it serves its old code."]:
+        assert word in msg, (word, msg)
+    assert "DOWN" not in msg
+    assert served(entry) == "200 shopapp 2"
+    assert not entry["snapshot_left"]
+
+
+def test_the_same_directory_installed_again_changes_nothing(host):
+    # Version 2 was deployed by the first case's setup run; the second case's setup run installed it again.
+    assert record(host, "packages-broken")["setup_changed"] == ["shopapp"]
+    assert record(host, "packages-unhealthy")["setup_changed"] == []
