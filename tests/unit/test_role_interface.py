@@ -91,12 +91,14 @@ def test_every_task_that_touches_secret_values_is_no_log():
                if re.search(r"ansible\.builtin\.(copy|template)'", repr(task_of(name, task)))]
     assert all(writer[2] for writer in writers), writers
     modules = [(name, task) for name, task, _no_log in touching if "pyops.uwsgi." in repr(task_of(name, task))]
-    # uwsgi_release runs a new release's commands and import check with the app's secrets in their environment.
+    # uwsgi_release runs a new release's commands and import check with the app's secrets in their environment,
+    # uwsgi_packages the import check of an app whose packages changed.
     assert modules == [
+        ("app_packages.yml", "Install each app's packages into its virtualenv, check its import, keep a snapshot to go back to"),
         ("configure.yml", "Write every app's ini, units and secrets file (uWSGI checks each changed ini first)"),
         ("releases.yml", "Link each new release's shared paths, run its commands, check its import, mark it complete"),
     ]
-    for (name, task), module in zip(modules, ("uwsgi_config", "uwsgi_release")):
+    for (name, task), module in zip(modules, ("uwsgi_packages", "uwsgi_config", "uwsgi_release")):
         source = (REPO / "plugins" / "modules" / (module + ".py")).read_text()
         assert re.search(r'secrets=dict\(type="dict", default=\{\}, no_log=True\)', source)
         assert task_of(name, task)["pyops.uwsgi." + module]["secrets"] == "{{ uwsgi_production_secrets }}"
