@@ -10,7 +10,6 @@ import glob
 import hashlib
 import os
 import shutil
-import subprocess
 from email.parser import HeaderParser
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages as packages
@@ -84,29 +83,24 @@ def why_pip(venv: str, app: dict, venv_version: str) -> str:
     return packages.unsatisfied(specs, installed(venv), packages.marker_environment(default_environment(), venv_version))
 
 
-def _run(argv: list, timeout: float | None = None) -> tuple:
-    try:
-        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                              check=False, timeout=timeout)
-        return done.returncode, done.stdout
-    except subprocess.TimeoutExpired as exc:
-        return None, exc.stdout if isinstance(exc.stdout, str) else ""
-    except OSError as exc:
-        return 127, str(exc)
+def _run(run, argv: list) -> tuple:
+    """(returncode, stdout and stderr) of argv through `run` (the module's run_command: (rc, out, err))."""
+    code, out, err = run(argv)
+    return code, (out or "") + (err or "")
 
 
-def create(venv: str, python: str) -> tuple:
+def create(run, venv: str, python: str) -> tuple:
     """(returncode, output) of `python -m venv`, made at its final path (a virtualenv cannot move)."""
-    return _run([python, "-m", "venv", venv])
+    return _run(run, [python, "-m", "venv", venv])
 
 
-def pip_install(venv: str, app: dict) -> tuple:
+def pip_install(run, venv: str, app: dict) -> tuple:
     """(returncode, output) of one pip run of the app's packages and requirements file into its virtualenv."""
     argv = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
     argv += [str(spec) for spec in app.get("packages") or []]
     if app.get("requirements"):
         argv += ["-r", app["requirements"]]
-    return _run(argv)
+    return _run(run, argv)
 
 
 def recover(venv: str) -> list:
@@ -125,13 +119,13 @@ def recover(venv: str) -> list:
     return done
 
 
-def snapshot(venv: str) -> None:
+def snapshot(run, venv: str) -> None:
     """A hard-link copy of the virtualenv beside it, renamed into place only once complete. Safe because pip
     replaces a file (unlink, then write) and never writes an installed file in place."""
     staging = packages.staging_of(venv)
     if os.path.lexists(staging):
         shutil.rmtree(staging)
-    code, out = _run(["cp", "-a", "-l", venv, staging])
+    code, out = _run(run, ["cp", "-a", "-l", venv, staging])
     if code != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise OSError("making the snapshot %s failed: %s" % (staging, out.strip()))

@@ -160,17 +160,17 @@ def apply_app(run: Run, app: dict, planned: packages.Plan) -> bool:
     venv, entry = app["virtualenv"], run.apps[app["name"]]
     uwsgi_lock.hold(run.module, run.params["run"])
     if planned.create:
-        code, out = host.create(venv, run.params["role"]["python"])
+        code, out = host.create(run.module.run_command, venv, run.params["role"]["python"])
         run.created.append(app["name"])
         if code != 0:
             raise Failed("making its virtualenv %s with %s failed" % (venv, run.params["role"]["python"]), out)
     made_snapshot = False
     if planned.install:
         if not planned.create and not planned.pending:
-            host.snapshot(venv)
+            host.snapshot(run.module.run_command, venv)
             made_snapshot = True
         before = host.fingerprint(venv)
-        code, out = host.pip_install(venv, app)
+        code, out = host.pip_install(run.module.run_command, venv, app)
         if code != 0:
             raise Failed("pip could not install them (exit status %s)" % code, host.tail(out))
         entry["changed"] = packages.fingerprint_changed(before, host.fingerprint(venv))

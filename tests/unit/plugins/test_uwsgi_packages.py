@@ -15,6 +15,12 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages_
 ENV = default_environment()
 
 
+def runner(argv):
+    """What the module's run_command gives: (rc, stdout, stderr), here from a real process."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
 def dist(version, *requires):
     return {"version": version, "requires": list(requires)}
 
@@ -154,7 +160,7 @@ def test_a_snapshot_is_made_whole_put_back_dropped_and_what_a_killed_run_left_se
     venv = tmp_path / "venv"
     (venv / "lib").mkdir(parents=True)
     (venv / "lib" / "shop.py").write_text("VERSION = 2\n")
-    host.snapshot(str(venv))
+    host.snapshot(runner, str(venv))
     snap = tmp_path / ("venv" + packages.SNAPSHOT)
     assert (snap / "lib" / "shop.py").read_text() == "VERSION = 2\n"
     assert os.stat(snap / "lib" / "shop.py").st_ino == os.stat(venv / "lib" / "shop.py").st_ino
@@ -166,12 +172,12 @@ def test_a_snapshot_is_made_whole_put_back_dropped_and_what_a_killed_run_left_se
     assert (venv / "lib" / "shop.py").read_text() == "VERSION = 2\n" and not snap.exists()
     assert not (tmp_path / ("venv" + packages.FAILED)).exists()
     # A run killed while putting it back: the virtualenv renamed aside, the snapshot not yet in place.
-    host.snapshot(str(venv))
+    host.snapshot(runner, str(venv))
     os.rename(venv, tmp_path / ("venv" + packages.FAILED))
     (tmp_path / ("venv" + packages.STAGING)).mkdir()
     done = host.recover(str(venv))
     assert len(done) == 3 and (venv / "lib" / "shop.py").exists() and not snap.exists()
-    host.snapshot(str(venv))
+    host.snapshot(runner, str(venv))
     assert host.drop([str(snap), str(venv)]) == [str(snap)] and venv.exists() and not snap.exists()
 
 
@@ -193,7 +199,7 @@ def test_pip_upgrading_a_package_leaves_the_hard_link_snapshot_as_it_was(tmp_pat
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-index", "-q"]
     subprocess.run(pip + [wheel(tmp_path, "2", "VERSION = 2\n")], check=True, capture_output=True)
-    host.snapshot(str(venv))
+    host.snapshot(runner, str(venv))
     before = host.fingerprint(str(venv))
     subprocess.run(pip + [wheel(tmp_path, "3", "raise ImportError('3 is broken')\n")], check=True, capture_output=True)
     assert packages.fingerprint_changed(before, host.fingerprint(str(venv))) == ["pyopsdemo"]
