@@ -252,3 +252,66 @@ def test_the_rollback_says_an_app_serves_its_old_code_only_when_it_answers():
 ])
 def test_how_an_app_comes_back_on_its_old_virtualenv(touched, files, active, action):
     assert packages.restore_action(touched, files, active) == action
+
+
+class Exited(Exception):
+    def __init__(self, failed, result):
+        super().__init__(result.get("msg", ""))
+        self.failed, self.result = failed, result
+
+
+class FakeModule:
+    """What uwsgi_packages' install step uses of AnsibleModule: its parameters, run_command (real processes here),
+    check mode and the exits."""
+
+    def __init__(self, params, check_mode=False):
+        self.params, self.check_mode = dict({"run": None, "secrets": {}, "host": "web1"}, **params), check_mode
+
+    def run_command(self, argv):
+        return runner(argv)
+
+    def exit_json(self, **result):
+        raise Exited(False, result)
+
+    def fail_json(self, **result):
+        raise Exited(True, result)
+
+
+def install(apps, tmp_path, check_mode=False):
+    from ansible_collections.pyops.uwsgi.plugins.modules import uwsgi_packages as module
+    role = {"python": sys.executable, "user": "root", "group": "root", "options": {}, "config_dir": str(tmp_path / "etc"),
+            "install_method": "pip", "venv": "/opt/uwsgi"}
+    with pytest.raises(Exited) as done:
+        module.install_all(FakeModule({"apps": apps, "role": role}, check_mode))
+    return done.value
+
+
+def test_the_install_step_checks_a_new_version_and_puts_the_old_one_back_when_its_import_fails(tmp_path):
+    """The module's install step on a real virtualenv: version 2 installed and proved, 2 again changes nothing,
+    3 (its import raises) is put back with the message saying the app still serves its old code."""
+    venv = str(tmp_path / "venv")
+    app = {"name": "shopapp", "module": "pyopsdemo:application", "virtualenv": venv, "user": "root", "group": "root",
+           "packages": [wheel(tmp_path, "2", "VERSION = 2\ndef application(e, s):\n    return []\n")]}
+    first = install([app], tmp_path)
+    assert not first.failed and first.result["changed_apps"] == ["shopapp"], first.result
+    assert first.result["snapshots"] == [] and first.result["apps"]["shopapp"]["checked"]  # a new virtualenv: no snapshot
+    assert install([app], tmp_path).result["changed_apps"] == []
+    assert not os.path.exists(venv + packages.SNAPSHOT)  # the same wheel again: its snapshot dropped
+    (tmp_path / "three").mkdir()
+    broken = dict(app, packages=[wheel(tmp_path / "three", "3", "raise ImportError('shopapp 3 is broken on purpose')\n")])
+    assert install([broken], tmp_path, check_mode=True).result["changed_apps"] == ["shopapp"]
+    failed = install([broken], tmp_path)
+    assert failed.failed and failed.result["changed_apps"] == []
+    assert "App 'shopapp' on host web1: its new packages were NOT applied" in failed.result["msg"]
+    assert "it still serves its old code" in failed.result["msg"]
+    assert failed.result["msg"].endswith("ImportError: shopapp 3 is broken on purpose")
+    assert host.installed(venv)["pyopsdemo"]["version"] == "2" and not os.path.exists(venv + packages.SNAPSHOT)
+    # A version that imports: changed, its snapshot kept for the run's service step.
+    (tmp_path / "four").mkdir()
+    good = dict(app, packages=[wheel(tmp_path / "four", "4", "def application(e, s):\n    return []\n")])
+    done = install([good], tmp_path)
+    assert done.result["changed_apps"] == ["shopapp"] and done.result["snapshots"] == [venv + packages.SNAPSHOT]
+    # Never proved (no service step ran): the next run checks and reloads it again, keeping the older snapshot.
+    again = install([good], tmp_path)
+    assert again.result["changed_apps"] == ["shopapp"] and again.result["apps"]["shopapp"]["checked"]
+    assert host.installed(venv + packages.SNAPSHOT)["pyopsdemo"]["version"] == "2"
