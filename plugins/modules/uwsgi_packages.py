@@ -105,12 +105,16 @@ snapshots:
   elements: str
   sample: [/srv/shop/venv.pyops-snapshot]
 apps:
-  description: Per app with packages, why pip ran (C(why), "" when it did not), the distributions it changed, whether its import was checked, and what an earlier killed run left that was set right (C(recovered)).
+  description:
+    - Per app with packages, why pip ran (C(why), "" when it did not), the distributions it changed, whether its import
+      was checked, and what an earlier killed run left that was set right (C(recovered)).
   returned: always
   type: dict
   sample: {shop: {why: "shop 2 is installed, shop==3 is asked", changed: [shop], checked: true, recovered: []}}
 restored:
-  description: With O(step=restore), per app, whether its virtualenv was put back (C(restored)), how it was brought back (C(action) none, reload, restart or service), C(serving) and C(error).
+  description:
+    - With O(step=restore), per app, whether its virtualenv was put back (C(restored)), how it was brought back
+      (C(action) none, reload, restart or service), C(serving) and C(error).
   returned: always
   type: dict
   sample: {shop: {restored: true, action: reload, serving: true, error: null}}

@@ -77,8 +77,8 @@ def test_a_requirements_file_is_read_unless_a_line_needs_pip():
 
 
 def test_what_a_run_does_for_one_app():
-    assert packages.plan(False, False, "") == packages.Plan(create=True, install=True, check=True,
-                                                             why="its virtualenv does not exist yet")
+    new = packages.Plan(create=True, install=True, check=True, why="its virtualenv does not exist yet")
+    assert packages.plan(False, False, "") == new
     assert packages.plan(True, False, "") == packages.Plan()
     assert packages.plan(True, False, "six is not installed") == packages.Plan(install=True, why="six is not installed")
     # A snapshot an earlier run left: its change was never proved, so the app is checked and reloaded.
