@@ -160,15 +160,15 @@ def drop(paths: list) -> list:
     return removed
 
 
-def check_import(venv: str, target: dict, user: str, group: str, env: dict, timeout: float) -> tuple:
+def check_import(run, venv: str, target: dict, user: str, group: str, env: dict, timeout: float) -> tuple:
     """(returncode or None on a time-out, the output's last lines) of importing the app's WSGI callable with the
     virtualenv's Python, in a separate process, as the app's user, in its directory, with its environment."""
     environ = {"PATH": os.path.join(venv, "bin") + ":" + BASE_PATH, "VIRTUAL_ENV": venv, "LANG": "C.UTF-8",
                "HOME": target["cwd"]}
     environ.update({key: str(value) for key, value in (env or {}).items()})
     environ.update(target["env"])
-    code, out, _seconds = release_host.run_as([os.path.join(venv, "bin", "python"), "-c", packages.CHECK], user, group,
-                                              environ, target["cwd"], timeout)
+    code, out, _seconds = release_host.run_as(run, [os.path.join(venv, "bin", "python"), "-c", packages.CHECK], user,
+                                              group, environ, target["cwd"], timeout)
     return code, release_host.tail(out)
 
 

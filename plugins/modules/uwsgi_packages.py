@@ -193,7 +193,8 @@ def check_import(run: Run, app: dict) -> None:
     pwd.getpwnam(user)
     env = dict(app.get("environment") or {}, **(secrets.get(app["name"]) or {}))
     target = packages.import_target(model.effective_options(app, role))
-    code, out = host.check_import(app["virtualenv"], target, user, group, env, packages.IMPORT_TIMEOUT)
+    code, out = host.check_import(run.module.run_command, app["virtualenv"], target, user, group, env,
+                                  packages.IMPORT_TIMEOUT)
     run.apps[app["name"]]["checked"] = code == 0
     if code is None:
         raise Failed("importing %s with the new packages did not finish within %d s" % (target["label"],

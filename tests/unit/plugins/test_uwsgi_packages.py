@@ -15,9 +15,10 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages_
 ENV = default_environment()
 
 
-def runner(argv):
+def runner(argv, cwd=None, environ_update=None):
     """What the module's run_command gives: (rc, stdout, stderr), here from a real process."""
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=cwd,
+                          env=dict(os.environ, **(environ_update or {})))
     return done.returncode, done.stdout, done.stderr
 
 
@@ -267,8 +268,8 @@ class FakeModule:
     def __init__(self, params, check_mode=False):
         self.params, self.check_mode = dict({"run": None, "secrets": {}, "host": "web1"}, **params), check_mode
 
-    def run_command(self, argv):
-        return runner(argv)
+    def run_command(self, argv, cwd=None, environ_update=None):
+        return runner(argv, cwd, environ_update)
 
     def exit_json(self, **result):
         raise Exited(False, result)
