@@ -320,7 +320,7 @@ def report(rb):
     # Per app this run had switched to a new release, which release it was pointed back at (uwsgi_release revert).
     text = actions.release_report(text, rb.params["host"], rb.params["releases"] or {}, rb.outcome)
     # Per app whose packages this run changed, whether its old virtualenv serves again (uwsgi_packages restore).
-    return packages.restore_report(text, rb.params["host"], rb.params["packages"] or {}, rb.outcome)
+    return packages.restore_report(text, rb.params["host"], rb.params.get("packages") or {}, rb.outcome)
 
 
 def main():

@@ -332,7 +332,7 @@ def keep(step):
 def keep_packages(step):
     """Every app is healthy: the snapshots of the virtualenvs whose packages this run changed are not needed."""
     if not step.check:
-        step.result["snapshots_removed"] = packages_host.drop(step.module.params["package_snapshots"])
+        step.result["snapshots_removed"] = packages_host.drop(step.module.params.get("package_snapshots"))
 
 
 def main():

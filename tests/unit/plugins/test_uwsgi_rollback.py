@@ -152,3 +152,23 @@ def test_a_new_app_is_stopped_its_socket_unit_first_and_a_refusal_is_named(host)
     assert text.endswith("No earlier configuration to roll back to for app(s) fresh (new to host web3): stopped.\n"
                          "- app 'fresh': systemctl FAILED while stopping it: systemctl disable uwsgi-fresh.socket: "
                          "Access denied.")
+
+
+def test_an_app_whose_packages_the_run_changed_is_reported_with_its_old_virtualenv(host):
+    """Only its packages changed (no file of the role): the configuration's rollback has nothing to restore, and the
+    message still says what became of it (uwsgi_packages' step restore put its virtualenv back and reloaded it)."""
+    apps = {"shopapp": record("shopapp")}
+    module = FakeModule({})
+    module.params = {"failure": "uWSGI app 'shopapp' failed its health check after a reload", "host": "web3",
+                     "config": {"apps": {name: app.to_result() for name, app in apps.items()}},
+                     "service": {"touched": ["shopapp"], "apps": {"shopapp": {"action": "reload"}}},
+                     "config_dir": str(host), "run": None, "releases": {},
+                     "packages": {"shopapp": {"restored": True, "action": "reload", "serving": True, "error": None}}}
+    rb = uwsgi_rollback.Rollback(module, uwsgi_rollback.Systemd(module))
+    uwsgi_rollback.plan(rb)
+    uwsgi_rollback.restore_all(rb)
+    uwsgi_rollback.check(rb)
+    assert rb.restored == [] and systemctl_calls(module) == []
+    assert uwsgi_rollback.report(rb).endswith(
+        "Packages on host web3:\n- app 'shopapp': its virtualenv was put back and the app reloaded; it answers its "
+        "health check again: it serves its old code.")
