@@ -53,6 +53,13 @@ class Record:
         """The hosts each play ran on, in order."""
         return [play["hosts"] for play in self.data["plays"]]
 
+    def batches(self):
+        """(hosts, seconds) of each play run, in order: a play with `serial` runs once per batch. A batch
+        lasts from its start to the next one's, the last one to the end of the run."""
+        plays = self.data["plays"]
+        ends = [play["started"] for play in plays[1:]] + [self.data["ended"]]
+        return [(play["hosts"], end - play["started"]) for play, end in zip(plays, ends)]
+
     def totals(self):
         """changed and failed (failures + unreachable) summed over the hosts."""
         changed = sum(stat["changed"] for stat in self.stats.values())

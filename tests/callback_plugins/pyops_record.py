@@ -8,15 +8,21 @@ JSON file named by PYOPS_RECORD when the run ends (tests.record.read loads it):
 
     {"tasks": [{"task": name, "action": action, "host": host, "status": "ok|failed|skipped|unreachable",
                 "ignore_errors": bool, "result": {...}}, ...],
-     "plays": [{"name": play, "hosts": [host, ...]}, ...],
+     "plays": [{"name": play, "hosts": [host, ...], "started": t}, ...],
      "stats": {host: {"ok": n, "changed": n, "failures": n, "unreachable": n, "skipped": n,
-                      "rescued": n, "ignored": n}}}
+                      "rescued": n, "ignored": n}},
+     "ended": t}
+
+A play with `serial` starts once per batch, so "plays" holds one entry per batch, with its hosts.
+"started" and "ended" are the controller's clock (time.time()) when the play (or batch) started and
+when the run ended.
 
 Results are what Ansible gives every callback: already censored for no_log tasks.
 """
 
 import json
 import os
+import time
 
 from ansible.parsing.ajson import AnsibleJSONEncoder
 from ansible.plugins.callback import CallbackBase
@@ -41,11 +47,12 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.path = os.environ.get("PYOPS_RECORD", "")
-        self.record = {"tasks": [], "plays": [], "stats": {}}
+        self.record = {"tasks": [], "plays": [], "stats": {}, "ended": None}
 
     def v2_playbook_on_play_start(self, play):
         hosts = play.get_variable_manager()._inventory.get_hosts(play.hosts)  # pylint: disable=protected-access
-        self.record["plays"].append({"name": play.get_name(), "hosts": [host.name for host in hosts]})
+        self.record["plays"].append({"name": play.get_name(), "hosts": [host.name for host in hosts],
+                                    "started": time.time()})
 
     def _add(self, result, status, ignore_errors=False):
         self.record["tasks"].append({
@@ -68,6 +75,7 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         self.record["stats"] = {host: stats.summarize(host) for host in sorted(stats.processed)}
+        self.record["ended"] = time.time()
         self._write()
 
     def _write(self):

@@ -1,0 +1,34 @@
+"""The project's record of a run (tests/callback_plugins/pyops_record.py, read by tests/record.py) keeps
+each batch of a play with `serial` and when it started, so a test can tell how long each batch took
+(molecule/rolling_update's fleet figure). A real ansible-playbook run, two hosts connected locally."""
+
+import subprocess
+
+import record
+
+PLAYBOOK = """
+- name: Two batches of one host, each waiting a known time
+  hosts: all
+  gather_facts: false
+  serial: 1
+  tasks:
+    - name: Wait
+      ansible.builtin.command: sleep {{ wait }}
+      changed_when: false
+"""
+
+
+def test_each_batch_is_kept_with_its_hosts_and_seconds(tmp_path):
+    (tmp_path / "play.yml").write_text(PLAYBOOK, encoding="utf-8")
+    (tmp_path / "inventory.yml").write_text(
+        "all:\n  vars: {ansible_connection: local, ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
+        "  hosts: {one: {wait: 0.2}, two: {wait: 1.2}}\n", encoding="utf-8")
+    run = subprocess.run(["ansible-playbook", "-i", "inventory.yml", "play.yml"], cwd=tmp_path, check=False,
+                         capture_output=True, text=True, env=record.environment(tmp_path / "record.json"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    outcome = record.Record(tmp_path / "record.json")
+    batches = outcome.batches()
+    assert [hosts for hosts, _ in batches] == [["one"], ["two"]]
+    (_, first), (_, second) = batches
+    assert 0.2 <= first < second and second >= 1.2, batches
+    assert first + second <= outcome.data["ended"] - outcome.data["plays"][0]["started"] + 1e-6
