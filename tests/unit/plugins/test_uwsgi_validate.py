@@ -712,7 +712,7 @@ TEMPLATED_PEM = {"certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CER
 
 def untemplated(value, key=None):
     """A value with each Jinja expression in its strings replaced by a path (the examples' app directory), or,
-    for a whole templated certificate or TLS key, by PEM text."""
+    for a whole templated certificate or TLS key, by PEM text, for a whole templated release id by an id."""
     if isinstance(value, dict):
         if key == "uwsgi_production_tls_keys":
             return {name: TEMPLATED_PEM["key"] if re.fullmatch(r"\{\{[^}]*\}\}", str(item)) else item
@@ -722,6 +722,8 @@ def untemplated(value, key=None):
         return [untemplated(item) for item in value]
     if key == "certificate" and isinstance(value, str) and re.fullmatch(r"\{\{[^}]*\}\}", value):
         return TEMPLATED_PEM["certificate"]
+    if key == "id" and isinstance(value, str) and re.fullmatch(r"\{\{[^}]*\}\}", value):
+        return "templated"
     return re.sub(r"\{\{[^}]*\}\}", "/srv/templated", value) if isinstance(value, str) else value
 
 
