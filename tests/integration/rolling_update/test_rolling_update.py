@@ -135,8 +135,9 @@ def test_release_b_failed_on_rolling_3_before_any_switch_naming_app_release_and_
     failed = run.failed()
     assert {task["host"] for task in failed} == {"rolling-3"}, failed
     text = "\n".join(run.messages(failed))
-    for words in ("Release B of app 'shop' on host rolling-3 was NOT switched to", "importing release_shop:application failed",
-                  "it still serves release A", "ImportError: release B is broken on purpose"):
+    for words in ("Release B of app 'shop' on host rolling-3 was NOT switched to",
+                  "importing release_shop:application failed", "it still serves release A",
+                  "ImportError: release B is broken on purpose"):
         assert words in text, (words, text)
     if name(host) == "rolling-3":
         # Kept for inspection, without the marker that would make it a release to switch to.
