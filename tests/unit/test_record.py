@@ -28,7 +28,7 @@ def test_each_batch_is_kept_with_its_hosts_and_seconds(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     outcome = record.Record(tmp_path / "record.json")
     batches = outcome.batches()
-    assert [hosts for hosts, _ in batches] == [["one"], ["two"]]
-    (_, first), (_, second) = batches
+    assert [batch[0] for batch in batches] == [["one"], ["two"]]
+    first, second = (batch[1] for batch in batches)
     assert 0.2 <= first < second and second >= 1.2, batches
     assert first + second <= outcome.data["ended"] - outcome.data["plays"][0]["started"] + 1e-6

@@ -63,13 +63,18 @@ def rollout(host, release):
     return outcome["rc"], record.Record(data=outcome["record"])
 
 
+def run_of(host, release):
+    """The record of the rollout of `release`."""
+    return rollout(host, release)[1]
+
+
 def pids(state):
     return {worker["pid"] for worker in state["probe"]["workers"]}
 
 
 @pytest.mark.parametrize("release", ROLLOUTS)
 def test_each_host_serves_the_release_it_should(host, release):
-    _, after = noted(host, release)
+    after = noted(host, release)[1]
     expected = SERVES[release][name(host)]
     assert (after["probe"]["current"], after["probe"]["body"]) == (expected, f"200 shop {expected}")
 
@@ -100,7 +105,7 @@ def switched(host, release):
 @pytest.mark.parametrize("release", ROLLOUTS)
 def test_a_host_moved_by_a_chain_reload_or_left_as_it_was(host, release):
     before, after = noted(host, release)
-    _, run = rollout(host, release)
+    run = run_of(host, release)
     # Never a restart or a graceful reload: the same master and the same ini on every host.
     assert (after["master"], after["ini"]) == (before["master"], before["ini"])
     assert before["probe"]["workers"] and after["probe"]["workers"]
@@ -116,22 +121,22 @@ def test_a_host_moved_by_a_chain_reload_or_left_as_it_was(host, release):
 def test_no_host_was_ever_reloaded_or_restarted_by_systemd(host):
     # Every release moved by a chain reload through the master fifo: systemd started the app once.
     assert host.run("journalctl --unit uwsgi-shop.service --grep 'Reloading' --no-pager --quiet").stdout == ""
-    _, after = noted(host, "D")
-    before, _ = noted(host, "B")
+    after = noted(host, "D")[1]
+    before = noted(host, "B")[0]
     assert after["master"] == before["master"]
 
 
 @pytest.mark.parametrize("release", ROLLOUTS)
 def test_the_rollout_ran_the_batches_it_should_and_stopped_there(host, release):
     rc, run = rollout(host, release)
-    assert [hosts for hosts, _ in run.batches()] == BATCHES[release]
+    assert [batch[0] for batch in run.batches()] == BATCHES[release]
     touched = {one for hosts in BATCHES[release] for one in hosts}
     assert set(run.stats) == touched
     assert (rc == 0) == (release == "D"), rc
 
 
 def test_release_b_failed_on_rolling_3_before_any_switch_naming_app_release_and_what_it_serves(host):
-    _, run = rollout(host, "B")
+    run = run_of(host, "B")
     failed = run.failed()
     assert {task["host"] for task in failed} == {"rolling-3"}, failed
     text = "\n".join(run.messages(failed))
@@ -141,12 +146,12 @@ def test_release_b_failed_on_rolling_3_before_any_switch_naming_app_release_and_
         assert words in text, (words, text)
     if name(host) == "rolling-3":
         # Kept for inspection, without the marker that would make it a release to switch to.
-        _, after = noted(host, "B")
+        after = noted(host, "B")[1]
         assert after["probe"]["releases"]["B"] == {"complete": False, "failed": False}
 
 
 def test_release_c_stopped_at_the_canary_which_serves_its_previous_release(host):
-    _, run = rollout(host, "C")
+    run = run_of(host, "C")
     failed = run.failed()
     assert {task["host"] for task in failed} == {"rolling-1"}, failed
     text = "\n".join(run.messages(failed))
@@ -160,13 +165,14 @@ def test_the_fleet_figure_seconds_per_batch(host):
     stopped where a host failed). From the project's own record of each run."""
     figures = {}
     for release in ROLLOUTS:
-        _, run = rollout(host, release)
+        run = run_of(host, release)
         figures[release] = run.batches()
-        assert all(seconds > 0 for _, seconds in figures[release])
+        assert all(batch[1] > 0 for batch in figures[release])
     if name(host) == HOSTS[0]:
         for release, batches in figures.items():
             text = ", ".join(f"{'+'.join(hosts)} {seconds:.1f} s" for hosts, seconds in batches)
-            print(f"\nfleet figure, release {release}: {text}; whole run {sum(s for _, s in batches):.1f} s")
+            whole = sum(batch[1] for batch in batches)
+            print(f"\nfleet figure, release {release}: {text}; whole run {whole:.1f} s")
 
 
 def test_every_host_keeps_the_live_ini_as_its_last_good_config(host):
