@@ -13,6 +13,8 @@ apart (each run's window: from its start to the next run's, so a stall that outl
    `release.packages`), on each app;
 2. once on each app: a version that fails its import (`broken`: it raises after its import time) and one
    that imports but answers 500 (`unhealthy`); each run must fail and the old version must serve after;
+   then once on `base`, the `packages` route with a broken version (`pkgbroken`: its dependency's wheel
+   replaced by version 2.0, whose import raises; the code and the rest of the app unchanged);
 3. rounds of going back to the previous version on purpose (`back`: `release.id` set to the kept
    release before; `chdir` back for `base`), a one-task play (playbooks/baseline.yml, as the runtime
    benchmark), a role run that changes nothing (`rerun`: what any run costs on this host), then forward
@@ -48,11 +50,14 @@ MAX_WAIT_S = 0.25          # issue 24: the longest wait of any request during a 
 BACK_MAX_OVER_PLAY = 2.0   # issue 24: going back <= 2x the one-task play, plus the chain reload
 SERVED_CHECKS = 10         # requests asking which version answers, after each run
 OUTCOME_TASK = "Write each app's action to the controller"
-KINDS = ("code", "deps", "broken", "unhealthy", "back", "forward")
+KINDS = ("code", "deps", "broken", "unhealthy", "pkgbroken", "back", "forward")
+# The entry of `packages` naming version 2.0 of dependency 0, whose import raises.
+BROKEN_DEP = "0-broken"
 GOAL = (f"a release (new code; new code with a new dependency) under load: 0 failed and the longest wait <= "
         f"{MAX_WAIT_S:g} s; a release that fails its import or its health check: 0 failed, longest wait <= "
         f"{MAX_WAIT_S:g} s, the old release serves after and the run fails saying so; going back to the previous "
-        f"release <= {BACK_MAX_OVER_PLAY:g}x the one-task play plus the chain reload (issue 24); lazy-apps' memory shown")
+        f"release <= {BACK_MAX_OVER_PLAY:g}x the one-task play plus the chain reload; a broken version through `packages`: 0 "
+        f"failed and the old code serves after (issue 24); lazy-apps' memory shown")
 
 # Asks the app on 127.0.0.1:PORT N times which version answers: {"<status> <version>": count}.
 SERVED = r"""
@@ -100,6 +105,9 @@ def app_source(version, import_s, deps=(), broken=False, status=200):
 
 
 def wheel_name(number):
+    """The wheel of dependency `number` (version 1.0), or of BROKEN_DEP (dependency 0's version 2.0)."""
+    if number == BROKEN_DEP:
+        return "relbench_dep0-2.0-py3-none-any.whl"
     return f"relbench_dep{number}-1.0-py3-none-any.whl"
 
 
@@ -111,10 +119,14 @@ def wheel_path(number):
 
 
 def wheel_bytes(number):
-    """A minimal pure-Python wheel of package relbench_dep<number> (version 1.0), built here (no index)."""
-    name, dist = f"relbench_dep{number}", f"relbench_dep{number}-1.0.dist-info"
-    files = {f"{name}.py": f'"""A dependency of the releases benchmark\'s app."""\nNAME = "{name}"\n',
-             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: relbench-dep{number}\nVersion: 1.0\n",
+    """A minimal pure-Python wheel of package relbench_dep<number> (version 1.0), built here (no index);
+    for BROKEN_DEP, relbench_dep0 version 2.0, whose import raises."""
+    broken = number == BROKEN_DEP
+    number, version = (0, "2.0") if broken else (number, "1.0")
+    name, dist = f"relbench_dep{number}", f"relbench_dep{number}-{version}.dist-info"
+    fail = f'raise ImportError("{name} {version}: deliberately broken by the releases benchmark")\n' if broken else ""
+    files = {f"{name}.py": f'"""A dependency of the releases benchmark\'s app."""\n{fail}NAME = "{name}"\n',
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: relbench-dep{number}\nVersion: {version}\n",
              f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: pyops-bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
     record = []
     for path, text in files.items():
@@ -167,6 +179,12 @@ def schedule(rounds):
     versions["x-unhealthy"] = {"deps": versions[last]["deps"], "broken": False, "status": 500}
     both("broken", 0, "x-broken")
     both("unhealthy", 1, "x-unhealthy")
+    # Today's interface for an app without a release: only `packages` changes, to a version that raises.
+    wanted = {name: dict(value) for name, value in state.items()}
+    wanted["base"]["packages"] = tuple(BROKEN_DEP if number == 0 else number for number in state["base"]["packages"])
+    steps.append({"kind": "pkgbroken", "app": "base", "round": 0, "from": state["base"]["version"],
+                  "to": f"{state['base']['version']} + dep0 2.0", "fails": True,
+                  "serves_after": state["base"]["version"], "state": wanted})
     for number in range(rounds):
         both("back", number, previous)
         steps.append({"kind": "play", "app": "", "round": number})
@@ -203,7 +221,7 @@ def write_sources(out, versions, import_s):
     deps = sorted({number for version in versions.values() for number in version["deps"]})
     (out / "host" / "wheels").mkdir(parents=True, exist_ok=True)
     (out / "archives").mkdir(parents=True, exist_ok=True)
-    for number in deps:
+    for number in deps + [BROKEN_DEP]:
         (out / "host" / "wheels" / wheel_name(number)).write_bytes(wheel_bytes(number))
     for name, version in versions.items():
         source = app_source(name, import_s, version["deps"], version["broken"], version["status"]).encode()
@@ -380,12 +398,15 @@ def serves_ok(answers, version):
 
 def says_old_serves(step, run):
     """Whether a failed run failed saying that the old version still serves: a release's build refused
-    ('NOT switched ... still serves release X'), today's route rolled back ('Rolled back')."""
+    ('NOT switched ... still serves release X'), new packages put back before any reload ('still serves its
+    old code'), today's route rolled back ('Rolled back')."""
     text = run.get("failure") or ""
     if run.get("rc", 0) == 0:
         return False
     if step["app"] == "rel":
         return "NOT switched" in text and f"still serves release {step['serves_after']}" in text
+    if step.get("kind") == "pkgbroken":
+        return "still serves its old code" in text
     return "Rolled back" in text
 
 
@@ -466,6 +487,11 @@ def targets_of(summary, backs):
                             f"<= {MAX_WAIT_S:g} / 0 / yes / yes",
                             bool(row) and row["longest_wait_s"] <= MAX_WAIT_S and row["failed"] == 0
                             and row["serves_expected"] and row["says_old_serves"]))
+    row = by.get(("pkgbroken", "base"))
+    found.append(target("a broken version through `packages` (no release): failed / old code serves, run failed "
+                        "saying so", row and [row["failed"], row["serves_expected"], row["says_old_serves"]],
+                        "0 / yes / yes", bool(row) and row["failed"] == 0 and row["serves_expected"]
+                        and row["says_old_serves"]))
     back = backs.get("rel") or {}
     value = back.get("net_of_chain_over_play_median")
     row = by.get(("back", "rel"))
@@ -570,7 +596,7 @@ def summary_text(bench):
                  f"{[r['own_s'] for r in reruns]} s = {[r['over_play'] for r in reruns]}x (changed "
                  f"{[r['changed'] for r in reruns]})")
     for row in bench["runs"]["rows"]:
-        if row["app"] == "rel" and "failure" in row:
+        if (row["app"] == "rel" or row["kind"] == "pkgbroken") and "failure" in row:
             message = " ".join(line.strip() for line in row["failure"].splitlines()[:2])
             lines.append(f"{row['kind']} release message: {message[:300]}")
     lines.append(memory_text(summary["memory"]))

@@ -719,6 +719,13 @@ def test_releases_app_versions_and_wheels(tmp_path, monkeypatch):
     assert answers[-1] == "500 Internal Server Error"
     with pytest.raises(ImportError, match="deliberately broken"):
         exec(compile(broken, "relapp.py", "exec"), {})  # pylint: disable=exec-used
+    # BROKEN_DEP: dependency 0's version 2.0, whose module raises when imported.
+    with zipfile.ZipFile(io.BytesIO(releases.wheel_bytes(releases.BROKEN_DEP))) as wheel:
+        assert "Version: 2.0" in wheel.read("relbench_dep0-2.0.dist-info/METADATA").decode()
+        source = wheel.read("relbench_dep0.py").decode()
+    assert releases.wheel_name(releases.BROKEN_DEP) == "relbench_dep0-2.0-py3-none-any.whl"
+    with pytest.raises(ImportError, match="relbench_dep0 2.0: deliberately broken"):
+        exec(compile(source, "relbench_dep0.py", "exec"), {})  # pylint: disable=exec-used
 
 
 def test_releases_schedule_interleaves_and_keeps_the_last_good_state():
@@ -734,6 +741,13 @@ def test_releases_schedule_interleaves_and_keeps_the_last_good_state():
     # The run after a failed one starts from the last good state.
     after = steps[steps.index(broken) + 1]
     assert after["state"]["base"]["version"] == "v5" and after["state"]["rel"]["version"] == "x-unhealthy"
+    # The packages route with a broken version: only base's packages change (dep0 1.0 -> 2.0), it fails,
+    # and the runs after it start from base's last good packages again.
+    pkg = next(step for step in steps if step["kind"] == "pkgbroken")
+    assert (pkg["app"], pkg["fails"], pkg["serves_after"]) == ("base", True, "v5")
+    assert pkg["state"]["base"] == {"version": "v5", "packages": (releases.BROKEN_DEP, 1, 2)}
+    assert pkg["state"]["rel"] == steps[steps.index(pkg) + 1]["state"]["rel"]
+    assert steps[steps.index(pkg) + 1]["state"]["base"]["packages"] == (0, 1, 2)
     back = [step for step in steps if step["kind"] == "back" and step["app"] == "rel"]
     assert [(step["from"], step["to"], step["state"]["rel"]["packages"]) for step in back] == [("v5", "v4", (0, 1))] * 2
     assert [step["round"] for step in steps if step["kind"] == "play"] == [0, 1]
@@ -756,7 +770,8 @@ def test_releases_write_sources(tmp_path):
     assert (out / "host" / "code" / "v3" / "relapp.py").read_text().count("import relbench_dep") == 2
     with tarfile.open(out / "archives" / "v2.tar.gz") as archive:
         assert archive.getnames() == ["relapp.py"]
-    assert sorted(p.name for p in (out / "host" / "wheels").iterdir()) == [releases.wheel_name(n) for n in (0, 1)]
+    assert sorted(p.name for p in (out / "host" / "wheels").iterdir()) == sorted(
+        releases.wheel_name(n) for n in (0, 1, releases.BROKEN_DEP))
 
 
 def test_releases_run_figures_and_messages():
@@ -774,10 +789,18 @@ def test_releases_run_figures_and_messages():
     assert not releases.says_old_serves(step, {"rc": 0, "failure": said})
     assert not releases.says_old_serves({"app": "rel", "serves_after": "v4"}, {"rc": 2, "failure": said})
     assert releases.says_old_serves({"app": "base", "serves_after": "v5"}, {"rc": 2, "failure": "x\nRolled back to"})
+    kept = "App 'base' on host h: its new packages were NOT applied: x. Its virtualenv ... it still serves its old code"
+    assert releases.says_old_serves({"app": "base", "kind": "pkgbroken", "serves_after": "v5"}, {"rc": 2, "failure": kept})
+    assert not releases.says_old_serves({"app": "base", "kind": "pkgbroken", "serves_after": "v5"},
+                                        {"rc": 2, "failure": "x\nRolled back to"})
 
 
 FAILED_MESSAGE = ("Release {to} of app 'rel' on host pyops-bench-releases was NOT switched to: importing relapp failed. "
                   "The app was not touched: it still serves release v3.")
+
+PACKAGES_MESSAGE = ("App 'base' on host pyops-bench-releases: its new packages were NOT applied: importing relapp failed. "
+                    "Its virtualenv was put back as it was before this run, and the app was not reloaded: it still "
+                    "serves its old code, and its next reload or restart loads that code.")
 
 
 def releases_session(drop_in_release=False):
@@ -801,9 +824,10 @@ def releases_session(drop_in_release=False):
                "own_s": 9.5 if step["app"] == "base" else 15.5, "rc": 2 if step["fails"] else 0,
                "recap": {"changed": 1}, "switched": {"rel": chain} if chain else {},
                "served": {f"200 {step['serves_after']}": 10},
-               "failure": ((FAILED_MESSAGE.format(**step) if step["app"] == "rel" else "Rolled back to the last good")
+               "failure": ((FAILED_MESSAGE.format(**step) if step["app"] == "rel" else PACKAGES_MESSAGE
+                            if step["kind"] == "pkgbroken" else "Rolled back to the last good")
                            if step["fails"] else "")}
-        if step["app"] == "base":
+        if step["app"] == "base" and step["kind"] != "pkgbroken":  # new packages that fail are never reloaded
             stalls.append(t)
         done.append((step, run))
         t += 12.0
@@ -846,6 +870,8 @@ def test_releases_analysis_targets_summary_and_plot(tmp_path):
     assert not any(row["kind"] == "rerun" for row in result["runs"]["rows"])
     targets = {t["target"].split(":")[0]: t for t in result["goal"]["targets"]}
     assert targets["a release (new code)"]["met"] and targets["a release answering 500"]["met"]
+    assert targets["a broken version through `packages` (no release)"]["met"]
+    assert kinds[("pkgbroken", "base")]["failed"] == 0 and kinds[("pkgbroken", "base")]["longest_wait_s"] == 0.003
     assert targets["going back to the previous release"]["met"] is False  # 2.38x the play net of the chain
     assert result["goal"]["met"] is False
     memory_ = result["summary"]["memory"]
