@@ -106,10 +106,40 @@ class Unhealthy(Exception):
         self.result = result
 
 
+# After the expected answer of an app the role started, reloaded or restarted, its master must still run,
+# the same one, this long (steady).
+STEADY_S = 1.0
+
+
+def _running(pid):
+    return pid is not None and os.path.exists("/proc/%d" % pid)
+
+
+def steady(pidfile, settle, result, start):
+    """After an expected answer: the master that ran then still runs `settle` seconds later. A master that
+    exits right after it starts (under socket activation, systemd starts another at the next connection)
+    can answer one request and be gone: that answer proves nothing."""
+    answered = _pid(pidfile)
+    time.sleep(settle)
+    now = _pid(pidfile)
+    result["master"] = now
+    if _running(now) and answered in (None, now):
+        return
+    result["elapsed"] = round(time.monotonic() - start, 3)
+    raise Unhealthy(
+        "it answered %s, but %.1f s later its uWSGI master %s: it exits after starting (and, with socket "
+        "activation, is started again at the next connection)"
+        % (result["status"], settle,
+           "had been replaced (pid %s, then %s)" % (answered, now) if _running(now)
+           else "was gone (pidfile %s: %s)" % (pidfile, "gone" if now is None else "pid %d not running" % now)),
+        result)
+
+
 def check(socket, protocol, path="/", host="localhost", status=(200,), timeout=30, request_timeout=5,
-          interval=0.5, recreated_file=None, recreated_file_inode=None, pidfile=None):
+          interval=0.5, recreated_file=None, recreated_file_inode=None, pidfile=None, settle=0.0):
     """Return the result dict (status, body, attempts, elapsed) of the first expected answer, or raise
-    Unhealthy with the message the role shows."""
+    Unhealthy with the message the role shows. With a pidfile and `settle` seconds, the master must also
+    still run, the same one, that long after the answer (steady)."""
     address = socket
     start = time.monotonic()
     deadline = start + timeout
@@ -139,6 +169,8 @@ def check(socket, protocol, path="/", host="localhost", status=(200,), timeout=3
             result["status"], result["body"] = 0, "%s: %s" % (type(exc).__name__, exc)
         result["elapsed"] = round(time.monotonic() - start, 3)
         if result["status"] in status:
+            if pidfile and settle:
+                steady(pidfile, settle, result, start)
             return result
         if time.monotonic() + interval >= deadline:
             break

@@ -276,7 +276,7 @@ def bring_back(rb, name):
         entry["health"] = probe.check(
             health["socket"], health["protocol"], health["path"], health["host"], health["status"],
             float(health["timeout"]), recreated_file=record.reload_marker if marker else None,
-            recreated_file_inode=marker, pidfile=record.pidfile)
+            recreated_file_inode=marker, pidfile=record.pidfile, settle=probe.STEADY_S)
     except probe.Unhealthy as exc:
         entry["health"] = dict(exc.result, msg=exc.msg)
 

@@ -285,7 +285,7 @@ def health(step, name):
         return name, probe.check(
             params["socket"], params["protocol"], params["path"], params["host"], params["status"],
             float(params["timeout"]), recreated_file=record.reload_marker if marker else None,
-            recreated_file_inode=marker, pidfile=record.pidfile), None
+            recreated_file_inode=marker, pidfile=record.pidfile, settle=probe.STEADY_S), None
     except probe.Unhealthy as exc:
         return name, exc.result, exc.msg
 

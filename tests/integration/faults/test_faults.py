@@ -6,7 +6,9 @@ molecule/faults/side_effect.yml provoked them and wrote what it saw to /var/tmp/
 2. uwsgi_production_version set to a release PyPI does not have;
 3. the config directory, or its last good directory, full or read-only (a tiny tmpfs over it holding
    its files) while the role runs with a change, one that then fails its health check too, or one that
-   passes it. Every case ran while app 'active' served 20 requests a second.
+   passes it;
+4. a new chdir whose code makes the master exit right after it starts.
+Every case of 2. to 4. ran while app 'active' served 20 requests a second.
 """
 
 import json
@@ -190,6 +192,27 @@ def assert_back_as_before(record):
     assert masters(record["state_after"]) == masters(record["state_before"])
     assert {unit: info["ActiveState"] for unit, info in record["files_after"]["units"].items()} == \
         {unit: info["ActiveState"] for unit, info in record["files_before"]["units"].items()}
+
+
+# --- 4. a master that exits right after it starts ----------------------------------------------------
+
+def test_a_change_whose_master_exits_right_after_it_starts_fails_its_health_check_and_is_rolled_back(host):
+    """The new code answers once, then its master exits (and socket activation starts another at the next
+    connection): an answer alone does not pass the health check, the master must still run a moment later.
+    The rollback puts the old ini back and the app serves the old code again."""
+    record = case(host, "crash-loop")
+    outcome = record["outcome"]
+    print(f"\ncrash-loop: {outcome['msg']}")
+    assert outcome["failed"]
+    assert outcome["msg"].startswith("uWSGI app 'active' (uwsgi-active.service) failed its health check after a ")
+    assert "s later its uWSGI master " in outcome["msg"] and "it exits after starting" in outcome["msg"]
+    assert "- app 'active': files restored" in outcome["msg"] and "it answers again (GET / -> 200)" in outcome["msg"]
+    before, after = record["files_before"]["files"], record["files_after"]["files"]
+    assert after[f"{CONFIG}/active.ini"][0] == before[f"{CONFIG}/active.ini"][0]
+    assert last_good(after) == last_good(before)
+    assert "chdir = /srv/hello" in host.file(f"{CONFIG}/active.ini").content_string
+    load_of(host, "crash-loop")
+    assert http_get(host, f"http://{APPS['active']}/") == HELLO
 
 
 # --- afterwards --------------------------------------------------------------------------------------

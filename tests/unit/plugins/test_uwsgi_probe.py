@@ -1,0 +1,88 @@
+"""uwsgi_probe.check against real processes on this machine's loopback: an HTTP server in a child process
+writes its pid to a pidfile as uWSGI's master does (pidfile2), answers, and then keeps running or exits."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
+
+# Serves GET with 200 on 127.0.0.1:<free port> (printed first), writes its pid to argv[1], and exits
+# argv[2] seconds after its first answer (never when it is 0).
+SERVER = textwrap.dedent("""
+    import http.server, os, sys, threading
+    pidfile, exit_after = sys.argv[1], float(sys.argv[2])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            if exit_after:
+                threading.Timer(exit_after, lambda: (os.unlink(pidfile), os._exit(0))).start()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    with open(pidfile, "w") as out:
+        out.write("%d\\n" % os.getpid())
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+""")
+
+
+@pytest.fixture
+def serve(tmp_path):
+    started = []
+
+    def start(exit_after):
+        pidfile = tmp_path / "uwsgi.pid"
+        proc = subprocess.Popen([sys.executable, "-c", SERVER, str(pidfile), str(exit_after)],
+                                stdout=subprocess.PIPE, text=True)
+        started.append(proc)
+        return "127.0.0.1:%s" % proc.stdout.readline().strip(), str(pidfile), proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_master_that_keeps_running_is_healthy(serve):
+    address, pidfile, proc = serve(0)
+    result = probe.check(address, "http", timeout=5, pidfile=pidfile, settle=0.5)
+    assert (result["status"], result["body"], result["master"]) == (200, "ok", proc.pid)
+
+
+def test_a_master_that_exits_right_after_its_answer_is_not_healthy(serve):
+    address, pidfile, _proc = serve(0.1)
+    with pytest.raises(probe.Unhealthy) as caught:
+        probe.check(address, "http", timeout=5, pidfile=pidfile, settle=0.5)
+    assert "it answered 200, but 0.5 s later its uWSGI master was gone (pidfile %s: gone)" % pidfile in caught.value.msg
+    assert caught.value.result["status"] == 200 and caught.value.result["master"] is None
+
+
+def test_a_master_replaced_after_its_answer_is_not_healthy(serve, tmp_path):
+    address, pidfile, _proc = serve(0)
+    # Another process takes the pidfile while the check settles, as the next master of a crash loop would.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        replace = subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(0.2); "
+                                    "open(sys.argv[1], 'w').write(sys.argv[2])", pidfile, str(other.pid)])
+        with pytest.raises(probe.Unhealthy) as caught:
+            probe.check(address, "http", timeout=5, pidfile=pidfile, settle=0.6)
+        replace.wait()
+    finally:
+        other.kill()
+        other.wait()
+    assert "its uWSGI master had been replaced (pid" in caught.value.msg and caught.value.result["master"] == other.pid
+
+
+def test_without_settle_the_answer_alone_counts(serve):
+    address, pidfile, _proc = serve(0.1)
+    result = probe.check(address, "http", timeout=5, pidfile=pidfile)
+    assert result["status"] == 200 and "master" not in result
