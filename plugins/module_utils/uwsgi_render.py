@@ -9,6 +9,8 @@ reaching these files has passed the validator (plugins/module_utils/uwsgi_valida
 
 from __future__ import annotations
 
+from typing import Any, List, Mapping
+
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 
 DEFAULT_MANAGED = "Ansible managed"
@@ -49,18 +51,30 @@ def _shell_env_value(value):
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
 
 
-def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
-    """The app's systemd unit (uwsgi-<name>.service)."""
+def service(app: Mapping[str, Any], role: Mapping[str, Any], options: Mapping[str, Any], has_secrets: bool,
+            managed: str = DEFAULT_MANAGED) -> str:
+    """The app's systemd unit (uwsgi-<name>.service): its [Unit], [Service] and [Install] sections, in
+    the steps below, in this order."""
     name = app["name"]
     paths = model.paths(role, name)
-    runtime = model.runtime_name(name)
-    user, group = model.app_user(app, role), model.app_group(app, role)
-    sock_group = model.socket_group(app, role)
     effective = model.effective_options(app, role)
     activated = model.activated(app, role, effective)
+    out = _service_unit_section(name, paths["ini"], activated, managed)
+    out += _service_identity(app, role, effective)
+    out += _service_environment(app, paths["env"], has_secrets)
+    out += _service_directories(app, name)
+    out += _service_commands(role, paths["ini"], activated, options)
+    out += _service_stop(app, role, model.runtime_name(name))
+    out += _service_hardening(app, role)
+    out += ["", "[Install]", "WantedBy=multi-user.target"]
+    return "\n".join(out) + "\n"
+
+
+def _service_unit_section(name: str, ini_path: str, activated: bool, managed: str) -> List[str]:
+    """The header and [Unit]: under socket activation, the socket unit it requires and no start limit."""
     out = [
         comment(managed),
-        '# uWSGI app "%s" (%s).' % (name, paths["ini"]),
+        '# uWSGI app "%s" (%s).' % (name, ini_path),
         "",
         "[Unit]",
         "Description=uWSGI app %s" % name,
@@ -79,22 +93,35 @@ def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
             "# still keeps systemd itself from restarting a missing app in a loop.",
             "StartLimitIntervalSec=0",
         ]
-    out += [
+    return out
+
+
+def _service_identity(app: Mapping[str, Any], role: Mapping[str, Any], effective: Mapping[str, Any]) -> List[str]:
+    """[Service]'s start: notify type, the service user and group, and the groups its sockets go to."""
+    group = model.app_group(app, role)
+    out = [
         "",
         "[Service]",
         '# uWSGI itself sends READY=1 once the app is imported, so "started" means "serving".',
         "Type=notify",
         "# Notifications may come from a process other than the master.",
         "NotifyAccess=all",
-        "User=%s" % user,
+        "User=%s" % model.app_user(app, role),
         "Group=%s" % group,
     ]
+    sock_group = model.socket_group(app, role)
     if sock_group != group:
         out += ["# Lets uWSGI give its socket to the web server's group.", "SupplementaryGroups=%s" % sock_group]
     metrics_group = model.stats_group(app, role, effective)
     if metrics_group:
         out += ["# Lets uWSGI give its stats socket to the metrics exporter's group (uwsgi_production_stats_group).",
                 "SupplementaryGroups=%s" % metrics_group]
+    return out
+
+
+def _service_environment(app: Mapping[str, Any], env_path: str, has_secrets: bool) -> List[str]:
+    """The app's environment (Environment= lines) and its secrets file (EnvironmentFile=)."""
+    out = []
     for index, (key, value) in enumerate((app.get("environment") or {}).items()):
         if index == 0:
             out.append("# The app's environment (its `environment`; not for secrets: `systemctl show` prints these).")
@@ -102,9 +129,15 @@ def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
     if has_secrets:
         out += [
             "# The app's secrets (uwsgi_production_secrets): read by systemd as root from a 0600 root-owned file.",
-            "EnvironmentFile=%s" % paths["env"],
+            "EnvironmentFile=%s" % env_path,
         ]
-    out += [
+    return out
+
+
+def _service_directories(app: Mapping[str, Any], name: str) -> List[str]:
+    """The runtime directory, and the state directory of the app's persistent cache stores."""
+    runtime = model.runtime_name(name)
+    out = [
         "# /run/%s: socket, pidfile2, stats socket and master fifo, owned by" % runtime,
         "# the service user. Kept across stops: uWSGI's vacuum, or the ExecStopPost= below, cleans it, not systemd.",
         "RuntimeDirectory=%s" % runtime,
@@ -120,16 +153,22 @@ def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
             "StateDirectory=%s" % runtime,
             "StateDirectoryMode=0750",
         ]
+    return out
+
+
+def _service_commands(role: Mapping[str, Any], ini_path: str, activated: bool,
+                      options: Mapping[str, Any]) -> List[str]:
+    """ExecStart=, ExecReload= and, with a master fifo, the graceful ExecStop=."""
     uwsgi = model.binary(role)
     if activated:
-        out += [
+        out = [
             "# uWSGI would also pick systemd's sockets up by itself from LISTEN_FDS, as uwsgi-protocol sockets,",
             "# and so register each socket twice (an http socket once as uwsgi); the ini's fd:// lines are the one",
             "# place that names them, with their protocols.",
-            "ExecStart=/usr/bin/env -u LISTEN_PID -u LISTEN_FDS -u LISTEN_FDNAMES %s --ini %s" % (uwsgi, paths["ini"]),
+            "ExecStart=/usr/bin/env -u LISTEN_PID -u LISTEN_FDS -u LISTEN_FDNAMES %s --ini %s" % (uwsgi, ini_path),
         ]
     else:
-        out.append("ExecStart=%s --ini %s" % (uwsgi, paths["ini"]))
+        out = ["ExecStart=%s --ini %s" % (uwsgi, ini_path)]
     out.append("ExecReload=/bin/kill -HUP $MAINPID")
     fifo = options.get("master-fifo")
     if isinstance(fifo, str):
@@ -141,6 +180,12 @@ def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
             "ExecStop=/bin/sh -c 'if [ -n \"$MAINPID\" ] && kill -0 \"$MAINPID\" 2>/dev/null && timeout 5 sh -c \"echo q > %s\"; "
             "then while kill -0 \"$MAINPID\" 2>/dev/null; do sleep 0.02; done; fi; exit 0'" % fifo,
         ]
+    return out
+
+
+def _service_stop(app: Mapping[str, Any], role: Mapping[str, Any], runtime: str) -> List[str]:
+    """What follows the stop (ExecStopPost=, the kill signal and mode), restarts and logging."""
+    out = []
     cleanup = model.stop_cleanup(app, role)
     if cleanup:
         out += [
@@ -166,16 +211,19 @@ def service(app, role, options, has_secrets, managed=DEFAULT_MANAGED):
         "StandardOutput=journal",
         "StandardError=journal",
         "SyslogIdentifier=%s" % runtime,
-        "",
-        "# Sandboxing (uwsgi_production_unit_hardening, the app's writable_paths and unit_hardening).",
     ]
+    return out
+
+
+def _service_hardening(app: Mapping[str, Any], role: Mapping[str, Any]) -> List[str]:
+    """The sandbox: one line per hardening key and list item; booleans as yes/no; None left out."""
+    out = ["", "# Sandboxing (uwsgi_production_unit_hardening, the app's writable_paths and unit_hardening)."]
     for key, value in model.hardening(app, role).items():
         if value is None:
             continue
         for item in _items(value):
             out.append("%s=%s" % (key, ("yes" if item else "no") if isinstance(item, bool) else item))
-    out += ["", "[Install]", "WantedBy=multi-user.target"]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def socket(app, role, managed=DEFAULT_MANAGED):

@@ -14,6 +14,8 @@ those lines change after the upgrade (molecule/upgrade). After such a change, re
 `PYOPS_UPDATE_GOLDEN=1 pytest tests/unit/plugins/test_uwsgi_render.py` and read the diff.
 """
 
+import hashlib
+import itertools
 import json
 import os
 import pathlib
@@ -61,3 +63,53 @@ def test_each_file_is_its_golden_file(case):
     assert sorted(files) == expected
     for kind, text in files.items():
         assert text == (GOLDEN / ("%s.%s" % (case["id"], kind))).read_text(), kind
+
+
+# Every branch of the unit, crossed: the golden cases above show a few whole files; these pin the unit
+# (render.service) for each combination of what changes its lines, so that reshaping the renderer cannot
+# move a line unseen. Each axis's value is (the app's keys, role variables, whether the app has secrets);
+# "extras" turns on at once the branches that depend on nothing else. golden/service_variations.json holds
+# each unit's sha256 (regenerated with the golden files, by PYOPS_UPDATE_GOLDEN=1; read the golden files' diff).
+AXES = {
+    "activation": {"on": ({}, {}, False), "off": ({"socket_activation": False}, {}, False)},
+    "sockets": {"http": ({"http_socket": "127.0.0.1:9000"}, {}, False),
+                "unix": ({"socket": "/run/uwsgi-v/app.sock", "http_socket": ":8080"}, {}, False)},
+    "groups": {"default": ({}, {}, False),
+               "own": ({"user": "shop", "group": "web", "socket_group": "www-data"}, {}, False)},
+    "stats": {"unix": ({}, {}, False), "http": ({"stats": {"type": "http", "address": "127.0.0.1:9191"}}, {}, False)},
+    "stats_group": {"none": ({}, {}, False), "exporter": ({}, {"uwsgi_production_stats_group": "uwsgi-exporter"}, False)},
+    "fifo": {"default": ({}, {}, False), "none": ({"options": {"master-fifo": None, "vacuum": False}}, {}, False)},
+    "extras": {
+        "none": ({}, {}, False),
+        "all": ({"environment": {"A": "x%y\"z\\", "N": 4, "B": True},
+                 "caches": [{"name": "pages", "items": 100, "store": True}],
+                 "writable_paths": ["/srv/a", "/srv/b"],
+                 "unit_hardening": {"ProtectHome": False, "PrivateTmp": None, "ReadOnlyPaths": ["/etc/x", "/etc/y"]}},
+                {"uwsgi_production_install_method": "system"}, True),
+    },
+}
+VARIATIONS_FILE = GOLDEN / "service_variations.json"
+
+
+def variations():
+    """(id, app, role variables, has_secrets) for every combination of AXES' values."""
+    for choice in itertools.product(*(sorted(values) for values in AXES.values())):
+        app, variables, secrets = {"name": "v", "module": "x:y"}, {}, False
+        for axis, value in zip(AXES, choice):
+            app_keys, role_variables, has_secrets = AXES[axis][value]
+            app.update(app_keys)
+            variables.update(role_variables)
+            secrets = secrets or has_secrets
+        yield "-".join(choice), app, variables, secrets
+
+
+def test_each_unit_variation_is_as_pinned():
+    units = {}
+    for key, app, variables, secrets in variations():
+        role = role_of(variables)
+        options = model.ini_options(app, role, "3.11", "2.0.31")
+        units[key] = hashlib.sha256(render.service(app, role, options, secrets).encode()).hexdigest()
+    if os.environ.get("PYOPS_UPDATE_GOLDEN") == "1":
+        VARIATIONS_FILE.write_text(json.dumps(units, indent=0, sort_keys=True) + "\n")
+    assert len(units) == 2 ** len(AXES)
+    assert units == json.loads(VARIATIONS_FILE.read_text())
