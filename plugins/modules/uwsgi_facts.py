@@ -279,6 +279,35 @@ def read_releases(apps, role):
     return plans, builds, errors
 
 
+def existing_venvs(apps):
+    """The apps whose virtualenv exists on the host (has its bin/python)."""
+    return [app for app in apps
+            if app.get("virtualenv") and os.path.exists(os.path.join(app["virtualenv"], "bin", "python"))]
+
+
+def embedding_python(role):
+    """The Python uWSGI embeds: Debian's python3 plugin embeds /usr/bin/python3; the pip method's uWSGI,
+    uwsgi_production_python."""
+    return "/usr/bin/python3" if role.get("install_method") == "system" else role["python"]
+
+
+def venv_mismatches(apps, existing, embedded, python):
+    """One message per app of `existing` whose virtualenv another Python than the embedded one made
+    (none when the embedded Python's version is unknown)."""
+    wrong = []
+    for index, app in enumerate(apps):
+        if app in existing and embedded:
+            made_by = venv_version(app["virtualenv"])
+            if made_by and made_by != embedded:
+                wrong.append(
+                    "uwsgi_production_apps[%d].virtualenv = %s (app %s) was made by Python %s, but uWSGI embeds Python %s "
+                    "(%s): uWSGI could not import the app's packages from it. Make the virtualenv with %s "
+                    "(or remove it: the role makes it when the app lists packages)."
+                    % (index, json.dumps(app["virtualenv"]), json.dumps(app["name"]), made_by, embedded,
+                       python, python))
+    return wrong
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -298,22 +327,10 @@ def main():
     role, apps = module.params["role"], module.params["apps"]
     present = model.present_apps(apps)
     accounts = model.accounts(apps, role)
-    existing = [app for app in present
-                if app.get("virtualenv") and os.path.exists(os.path.join(app["virtualenv"], "bin", "python"))]
-    # Debian's python3 plugin embeds /usr/bin/python3; the pip method's uWSGI, uwsgi_production_python.
-    python = "/usr/bin/python3" if role.get("install_method") == "system" else role["python"]
+    existing = existing_venvs(present)
+    python = embedding_python(role)
     embedded = state.python_version(module.run_command, python)
-    wrong = []
-    for index, app in enumerate(apps):
-        if app in existing and embedded:
-            made_by = venv_version(app["virtualenv"])
-            if made_by and made_by != embedded:
-                wrong.append(
-                    "uwsgi_production_apps[%d].virtualenv = %s (app %s) was made by Python %s, but uWSGI embeds Python %s "
-                    "(%s): uWSGI could not import the app's packages from it. Make the virtualenv with %s "
-                    "(or remove it: the role makes it when the app lists packages)."
-                    % (index, json.dumps(app["virtualenv"]), json.dumps(app["name"]), made_by, embedded,
-                       python, python))
+    wrong = venv_mismatches(apps, existing, embedded, python)
     if wrong:
         module.fail_json(msg="\n".join(wrong), python_version=embedded)
     releases, builds, errors = read_releases(present, role)

@@ -27,6 +27,27 @@ def test_virtualenvs_own_version_info_wins_and_nothing_is_unknown(tmp_path):
     assert state.python_version(run, str(tmp_path / "no-python")) == ""
 
 
+def test_a_virtualenv_of_another_python_is_named_with_its_index_and_the_fix(tmp_path):
+    """Only existing virtualenvs made by another Python than uWSGI's are refused, each by its index."""
+    for name, version in (("old", "3.9.18"), ("same", "3.11.2"), ("unsaid", "")):
+        (tmp_path / name / "bin").mkdir(parents=True)
+        (tmp_path / name / "bin" / "python").touch()
+        (tmp_path / name / "pyvenv.cfg").write_text("version = %s\n" % version if version else "home = /usr\n")
+    apps = [{"name": "a", "virtualenv": str(tmp_path / "same")}, {"name": "b", "virtualenv": str(tmp_path / "old")},
+            {"name": "c", "virtualenv": str(tmp_path / "unsaid")}, {"name": "d", "virtualenv": str(tmp_path / "none")},
+            {"name": "e"}]
+    existing = facts.existing_venvs(apps)
+    assert [app["name"] for app in existing] == ["a", "b", "c"]
+    python = facts.embedding_python({"install_method": "pip", "python": "/usr/bin/python3.11"})
+    assert python == "/usr/bin/python3.11"
+    assert facts.embedding_python({"install_method": "system", "python": "/usr/bin/python3.11"}) == "/usr/bin/python3"
+    assert facts.venv_mismatches(apps, existing, "3.11", python) == [
+        'uwsgi_production_apps[1].virtualenv = "%s" (app "b") was made by Python 3.9, but uWSGI embeds Python 3.11 '
+        "(/usr/bin/python3.11): uWSGI could not import the app's packages from it. Make the virtualenv with "
+        "/usr/bin/python3.11 (or remove it: the role makes it when the app lists packages)." % (tmp_path / "old")]
+    assert facts.venv_mismatches(apps, existing, "", python) == []
+
+
 def test_the_uwsgi_release_comes_from_pips_metadata(tmp_path):
     site = tmp_path / "lib" / "python3.11" / "site-packages"
     site.mkdir(parents=True)
