@@ -15,7 +15,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from typing import Callable
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
@@ -33,7 +33,7 @@ TIMEOUT, RUNUSER = "/usr/bin/timeout", "/usr/sbin/runuser"
 class ReleaseFailed(Exception):
     """A step of a release failed: what failed, and its output (the last lines of a traceback)."""
 
-    def __init__(self, step: str, output: str = ""):
+    def __init__(self, step: str, output: str = "") -> None:
         super().__init__(step)
         self.step, self.output = step, output
 
