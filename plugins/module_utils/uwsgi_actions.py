@@ -184,7 +184,8 @@ def rollback_report(failure: str, host: str, last_good_dir: str, rolled_back: Li
     return "\n".join(lines).rstrip("\n")
 
 
-def release_report(text, host, reverted, outcome):
+def release_report(text: str, host: str, reverted: Optional[Mapping[str, Mapping[str, Any]]],
+                   outcome: Mapping[str, Any]) -> str:
     """The rollback's message with, per app this run had switched to a new release, which release it was pointed
     back at and whether it serves again. An app brought back by the configuration's rollback (`outcome`, keyed by
     app) serves again only when that rollback says so; one that answers nothing is named as DOWN. An entry's

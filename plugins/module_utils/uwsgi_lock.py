@@ -27,6 +27,10 @@ import fcntl
 import json
 import os
 import time
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+# A run's name, or the lock's record of one (with `taken` and `renewed`): {controller, pid, started, ...}.
+Record = Mapping[str, Any]
 
 LOCK_PATH = "/run/uwsgi-production.lock"
 # Seconds after its last renewal when another controller's run counts as abandoned. Safe however short:
@@ -38,23 +42,23 @@ class NotHeld(Exception):
     """This run does not hold the lock (another run took it over): it must not write."""
 
 
-def same_run(one, other):
+def same_run(one: Optional[Record], other: Optional[Record]) -> bool:
     return bool(one) and bool(other) and all(one.get(key) == other.get(key) for key in ("controller", "pid", "started"))
 
 
-def describe(record):
+def describe(record: Record) -> str:
     """How a message names a run."""
     return "pid %s on controller %s (since %s, last renewed %s)" % (
         record.get("pid"), record.get("controller"), stamp(record.get("taken")), stamp(record.get("renewed")))
 
 
-def stamp(seconds):
+def stamp(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)):
         return "an unknown time"
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
-def decide(held, run, now, lease=LEASE, gone=None):
+def decide(held: Optional[Record], run: Record, now: float, lease: float = LEASE, gone: Optional[Record] = None) -> str:
     """What a run may do with the record `held` (None: free): 'take', 'ours', 'wait', 'check' or 'stale'.
 
     gone: the holder (of this same controller) whose process the controller found gone, or None.
@@ -81,7 +85,7 @@ def decide(held, run, now, lease=LEASE, gone=None):
 class Lock:
     """The record in `path`, read and changed under its flock."""
 
-    def __init__(self, path=LOCK_PATH):
+    def __init__(self, path: str = LOCK_PATH) -> None:
         self.path = path
 
     def _locked(self, change):
@@ -110,7 +114,8 @@ class Lock:
         finally:
             os.close(fd)
 
-    def acquire(self, run, now=None, gone=None, lease=LEASE):
+    def acquire(self, run: Record, now: Optional[float] = None, gone: Optional[Record] = None,
+                lease: float = LEASE) -> Tuple[str, Optional[Dict[str, Any]]]:
         """Take the lock for `run` if the rules allow: (verdict, the record held before, or None)."""
         def change(held):
             at = time.time() if now is None else now
@@ -122,7 +127,7 @@ class Lock:
             return False, (verdict, held)
         return self._locked(change)
 
-    def renew(self, run, now=None):
+    def renew(self, run: Record, now: Optional[float] = None) -> None:
         """Renew this run's hold; NotHeld when another run holds the lock (or nobody does)."""
         def change(held):
             if not same_run(held, run):
@@ -133,18 +138,18 @@ class Lock:
             raise NotHeld("this run does not hold the run lock of the host (%s): %s" % (
                 self.path, "it is held by the run of " + describe(held) if held else "nobody holds it"))
 
-    def release(self, run):
+    def release(self, run: Record) -> None:
         """Give the lock up if this run holds it."""
         def change(held):
             return (None, None) if same_run(held, run) else (False, None)
         if os.path.exists(self.path):
             self._locked(change)
 
-    def holder(self):
+    def holder(self) -> Optional[Dict[str, Any]]:
         return self._locked(lambda held: (False, held))
 
 
-def hold(module, run):
+def hold(module: Any, run: Optional[Record]) -> None:
     """Renew this run's lock before a module writes; fail, writing nothing, when another run holds it.
     No run (check mode, or a caller that takes no lock): nothing to do."""
     if not run or module.check_mode:
@@ -155,6 +160,6 @@ def hold(module, run):
         module.fail_json(msg="%s. This step wrote nothing." % exc)
 
 
-def release(module, run):
+def release(module: Any, run: Optional[Record]) -> None:
     if run and not module.check_mode:
         Lock().release(run)

@@ -16,10 +16,16 @@ comment says otherwise.
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Mapping
+from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as code_release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_sizing as sizing
+
+# One item of uwsgi_production_apps, as given; the role's variables without their prefix (see above);
+# uWSGI options, key -> value (a list repeats its key, None leaves it out).
+App = Mapping[str, Any]
+Role = Mapping[str, Any]
+Options = Mapping[str, Any]
 
 # Debian's uWSGI (install method system): /usr/bin/uwsgi is an alternatives link to it.
 SYSTEM_BINARY = "/usr/bin/uwsgi-core"
@@ -48,44 +54,44 @@ STAGGERED = (("max-worker-lifetime", "max-worker-lifetime-delta"), ("max-request
 MIN_WORKER_LIFETIME = 10
 
 
-def is_list(value):
+def is_list(value: Any) -> bool:
     """A YAML list (not a string, not a dict)."""
     return isinstance(value, (list, tuple))
 
 
-def as_list(value):
+def as_list(value: Any) -> List[Any]:
     """A list as it is; anything else as a list of itself."""
     return list(value) if is_list(value) else [value]
 
 
 # --- Names and paths on the host -------------------------------------------------------------------
 
-def unit_name(name):
+def unit_name(name: str) -> str:
     return "uwsgi-%s.service" % name
 
 
-def socket_unit_name(name):
+def socket_unit_name(name: str) -> str:
     return "uwsgi-%s.socket" % name
 
 
-def runtime_name(name):
+def runtime_name(name: str) -> str:
     """systemd's RuntimeDirectory= (relative to /run) and StateDirectory= (relative to /var/lib)."""
     return "uwsgi-%s" % name
 
 
-def runtime_dir(name):
+def runtime_dir(name: str) -> str:
     return "/run/" + runtime_name(name)
 
 
-def state_dir(name):
+def state_dir(name: str) -> str:
     return "/var/lib/" + runtime_name(name)
 
 
-def last_good_dir(role):
+def last_good_dir(role: Role) -> str:
     return role["config_dir"] + "/last-good"
 
 
-def paths(role, name):
+def paths(role: Role, name: str) -> Dict[str, str]:
     """Every file the role keeps for app `name`: live and last good."""
     config, good = role["config_dir"], last_good_dir(role)
     return {
@@ -108,7 +114,7 @@ def paths(role, name):
     }
 
 
-def atexit_hook(role):
+def atexit_hook(role: Role) -> str:
     """The role's one Python file every app with skip-atexit-teardown imports (py-import): see ATEXIT_HOOK."""
     return role["config_dir"] + "/" + ATEXIT_HOOK_NAME
 
@@ -144,14 +150,14 @@ uwsgi.atexit = _run_atexit_handlers
 '''
 
 
-def binary(role):
+def binary(role: Role) -> str:
     """The uWSGI binary every app runs and that checks each ini."""
     if role.get("install_method") == "system":
         return SYSTEM_BINARY
     return role["venv"] + "/bin/uwsgi"
 
 
-def check_command(uwsgi, ini):
+def check_command(uwsgi: str, ini: str) -> List[str]:
     """How the role checks a candidate ini before it replaces the live one: strict mode rejects unknown
     keys, and --get makes uWSGI exit before binding or importing anything. `--set vacuum=false` must
     come after --ini: without it the check's own exit "vacuums" the pidfile2 and stats socket that the
@@ -163,7 +169,7 @@ def check_command(uwsgi, ini):
 SYSTEM_PLUGIN_DIR = "/usr/lib/uwsgi/plugins"
 
 
-def plugin_options(role):
+def plugin_options(role: Role) -> Dict[str, str]:
     """Debian builds the Python support and the busyness algorithm as plugins: need-plugin (which,
     unlike plugins, fails at once on a missing one) comes first, before any key they define."""
     if role.get("install_method") == "system":
@@ -171,13 +177,14 @@ def plugin_options(role):
     return {}
 
 
-def busyness_keys(options):
+def busyness_keys(options: Options) -> List[str]:
     """The keys of the busyness algorithm among the options: cheaper-algo (when busyness) and cheaper-busyness-*."""
     return [key for key in options
             if key.startswith("cheaper-busyness-") or (key == "cheaper-algo" and options[key] == "busyness")]
 
 
-def plugin_fit(app, options, role, plugins):
+def plugin_fit(app: App, options: Options, role: Role,
+               plugins: Optional[Collection[str]]) -> Tuple[Dict[str, Any], List[Tuple[str, str]]]:
     """({key: None or value} that fits the options to the plugins the host's Debian uWSGI has, [(option, why)]):
     without a cheaper_busyness plugin, need-plugin loads python3 alone and the busyness keys are left out
     (uWSGI's default algorithm, spare, scales the workers). `plugins`: the names found in SYSTEM_PLUGIN_DIR,
@@ -196,31 +203,31 @@ def plugin_fit(app, options, role, plugins):
 
 # --- Users ---------------------------------------------------------------------------------------------
 
-def app_user(app, role):
+def app_user(app: App, role: Role) -> str:
     """The user the app runs as: its own, or the role's."""
     return app.get("user") or role["user"]
 
 
-def app_group(app, role):
+def app_group(app: App, role: Role) -> str:
     """The app's group: its own; else that of its own user, named like it; else the role's."""
     return app.get("group") or app.get("user") or role["group"]
 
 
-def socket_group(app, role):
+def socket_group(app: App, role: Role) -> str:
     """The group of the app's sockets (a web server's, such as www-data), by default the app's."""
     value = app.get("socket_group")
     return app_group(app, role) if value is None else value
 
 
-def present_apps(apps):
+def present_apps(apps: Iterable[App]) -> List[App]:
     return [app for app in apps if app.get("state", "present") != "absent"]
 
 
-def absent_apps(apps):
+def absent_apps(apps: Iterable[App]) -> List[App]:
     return [app for app in apps if app.get("state", "present") == "absent"]
 
 
-def accounts(apps, role):
+def accounts(apps: Iterable[App], role: Role) -> List[List[str]]:
     """Each service account [user, group]: the role's first, then each app's to deploy, once each."""
     pairs = [[role["user"], role["group"]]]
     for app in present_apps(apps):
@@ -235,7 +242,7 @@ REMOVED_FILES = ("unit", "socket_unit", "ini", "good_ini", "good_unit", "good_so
                  "tls", "good_tls", "good_health", "runtime_dir")
 
 
-def removals(apps, role):
+def removals(apps: Iterable[App], role: Role) -> List[Dict[str, Any]]:
     """What removing each app with state absent takes, in order: its units to stop and disable (the socket
     first, so that no connection starts the service again while it stops), every file the role keeps for
     it, and its own user and group when it asks (remove_user). Only the app's name is used for the paths.
@@ -259,69 +266,69 @@ def removals(apps, role):
     return plan
 
 
-def secret_apps(secrets):
+def secret_apps(secrets: Optional[Mapping[str, Any]]) -> List[str]:
     """The names of the apps that have secrets (only names: the values stay out of every result)."""
     return [name for name, env in (secrets or {}).items() if env]
 
 
 # --- HTTPS -------------------------------------------------------------------------------------------
 
-def https(app):
+def https(app: App) -> Optional[Dict[str, Any]]:
     """The app's HTTPS socket, {address, certificate}, or None when it has none."""
     value = app.get("https")
     return value if isinstance(value, dict) and value.get("address") else None
 
 
-def https_apps(apps):
+def https_apps(apps: Iterable[App]) -> List[str]:
     """The names of the apps to deploy that serve HTTPS (their uWSGI must be built with SSL)."""
     return [app["name"] for app in present_apps(apps) if https(app)]
 
 
-def tls_pem(app, keys):
+def tls_pem(app: App, keys: Mapping[str, Any]) -> str:
     """The text of the app's TLS file: its certificate (chain), then its private key (from
     uwsgi_production_tls_keys), each ending in a line break. OpenSSL reads each from the same file."""
     parts = [str(https(app)["certificate"]), str(keys[app["name"]])]
     return "".join(part.strip() + "\n" for part in parts)
 
 
-def https_value(address, role, name):
+def https_value(address: str, role: Role, name: str) -> str:
     """`https-socket = ADDRESS,CERT,KEY`: both from the app's one TLS file."""
     pem = paths(role, name)["tls"]
     return "%s,%s,%s" % (address, pem, pem)
 
 
-def https_address(value):
+def https_address(value: str) -> str:
     """The address of an https-socket value (before its first ',')."""
     return value.split(",", 1)[0]
 
 
-def has_ssl(cflags):
+def has_ssl(cflags: Optional[str]) -> bool:
     """Whether `uwsgi --cflags` (its output) says the binary was built with SSL."""
     return SSL_CFLAG in (cflags or "").split()
 
 
 # --- Options -----------------------------------------------------------------------------------------
 
-def unix_socket(app):
+def unix_socket(app: App) -> str:
     """The app's unix socket path, or '' when the app turned it off (socket: "" or null)."""
     if "socket" not in app:
         return runtime_dir(app["name"]) + "/uwsgi.sock"
     return app["socket"] or ""
 
 
-def stats(app):
+def stats(app: App) -> Dict[str, Any]:
     """The app's stats server: a unix socket by default, or an HTTP one on loopback."""
     merged = {"type": "unix"}
     merged.update(app.get("stats") or {})
     return merged
 
 
-def mule_scripts(app):
+def mule_scripts(app: App) -> List[Any]:
     mules = app.get("mules")
     return list(mules) if is_list(mules) else []
 
 
-def cron_lines(app):
+def cron_lines(app: App) -> List[str]:
     """One cron2 value per cron: every time field written out (-1 = every, -N = every N)."""
     lines = []
     for cron in app.get("crons") or []:
@@ -338,27 +345,27 @@ def cron_lines(app):
     return lines
 
 
-def timer_lines(app):
+def timer_lines(app: App) -> List[str]:
     """`timer = SIGNAL SECONDS`: raise uWSGI signal SIGNAL every SECONDS."""
     return ["%s %s" % (timer["signal"], timer["seconds"]) for timer in app.get("timers") or []]
 
 
-def lock_placeholders(app):
+def lock_placeholders(app: App) -> List[str]:
     """lock.NAME=N for uWSGI's user locks 1..N in list order (lock 0 stays uWSGI's own)."""
     return ["lock.%s=%d" % (name, number) for number, name in enumerate(app.get("locks") or [], 1)]
 
 
-def cache_stores(app):
+def cache_stores(app: App) -> List[Any]:
     """The caches' store values that are set (true, or a file name)."""
     return [cache["store"] for cache in app.get("caches") or [] if cache.get("store")]
 
 
-def _scalar_text(value):
+def _scalar_text(value: Any) -> str:
     """A value as Jinja2 writes it into a file: booleans as Python writes them."""
     return str(value)
 
 
-def cache_lines(app):
+def cache_lines(app: App) -> List[str]:
     """One cache2 value per cache; a store is a file in the app's state directory."""
     lines = []
     for cache in app.get("caches") or []:
@@ -375,7 +382,7 @@ def cache_lines(app):
     return lines
 
 
-def derived_options(app, role):
+def derived_options(app: App, role: Role) -> Dict[str, Any]:
     """The options the role derives from the app's description. A None value is not rendered."""
     name = app["name"]
     sock = unix_socket(app)
@@ -416,7 +423,7 @@ def derived_options(app, role):
 RELEASE_CHEAPER = 2
 
 
-def sized_options(role, *explicit, release=False):
+def sized_options(role: Role, *explicit: Options, release: bool = False) -> Dict[str, Any]:
     """The worker counts and reload-on-rss sized from the host's usable CPUs and memory (role's
     ``host_resources``, {cpus, memory_mb}, read by uwsgi_facts), for the keys none of the `explicit` option
     layers sets (uwsgi_sizing.sized); none when the host's figures are not known (the controller's checks)."""
@@ -438,7 +445,7 @@ def sized_options(role, *explicit, release=False):
     return values
 
 
-def effective_options(app, role):
+def effective_options(app: App, role: Role) -> Dict[str, Any]:
     """What the user asked for: the plugins Debian's uWSGI must load, the role's baseline, the worker counts
     sized from the host where neither sets them, what the role derives from the app, then the app's own
     options (later ones win; key order is kept)."""
@@ -459,7 +466,7 @@ def effective_options(app, role):
 
 # --- Listening sockets and socket activation ---------------------------------------------------------------
 
-def listen(options):
+def listen(options: Options) -> List[List[str]]:
     """[kind, address] of each address the app listens on: uwsgi-protocol sockets, then HTTP sockets,
     then HTTPS sockets (their address: the value before its certificate and key). The Nth pair is
     inherited from the socket unit as fd 3+N-1."""
@@ -471,12 +478,12 @@ def listen(options):
     return pairs
 
 
-def unix_sockets(options):
+def unix_sockets(options: Options) -> List[str]:
     """The unix socket paths the options bind (a `socket` starting with /)."""
     return [item for item in as_list(options.get("socket")) if isinstance(item, str) and item.startswith("/")]
 
 
-def http_ports(options):
+def http_ports(options: Options) -> List[int]:
     """The TCP ports the options' http-socket and https-socket addresses bind (an address ending in :PORT)."""
     ports = []
     https_items = [https_address(item) for item in as_list(options.get(HTTPS_KIND)) if isinstance(item, str)]
@@ -489,22 +496,22 @@ def http_ports(options):
     return ports
 
 
-def socket_activation(app, role):
+def socket_activation(app: App, role: Role) -> bool:
     value = app.get("socket_activation")
     return bool(role.get("socket_activation") if value is None else value)
 
 
-def activated(app, role, options):
+def activated(app: App, role: Role, options: Options) -> bool:
     """Whether systemd holds the app's listening sockets (uwsgi-<name>.socket)."""
     return socket_activation(app, role) and len(listen(options)) > 0
 
 
-def _is_unix_stats(options):
+def _is_unix_stats(options: Options) -> bool:
     value = options.get("stats")
     return isinstance(value, str) and value.startswith("/")
 
 
-def activation_options(options):
+def activation_options(options: Options) -> Dict[str, Any]:
     """The inherited fds replace the addresses in the ini; systemd sets the sockets' owner and mode.
     An https-socket keeps its certificate and key after the fd (`fd://5,CERT,KEY`, seen serving with
     uWSGI 2.0.31). uWSGI still binds a unix stats socket itself and gives it chmod-socket (the inherited
@@ -523,14 +530,14 @@ def activation_options(options):
     }
 
 
-def is_on(value):
+def is_on(value: Any) -> bool:
     """An ini boolean that is set: true, 1, "true", "yes", "on" (not None, false, 0, "", "false", ...)."""
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes", "on", "y", "t")
     return bool(value) and not is_list(value)
 
 
-def atexit_options(options, role):
+def atexit_options(options: Options, role: Role) -> Dict[str, List[Any]]:
     """With skip-atexit-teardown on, the role's atexit hook comes after the app's own py-import lines."""
     if not is_on(options.get("skip-atexit-teardown")):
         return {}
@@ -538,14 +545,14 @@ def atexit_options(options, role):
     return {"py-import": own + [atexit_hook(role)]}
 
 
-def stats_group(app, role, options):
+def stats_group(app: App, role: Role, options: Options) -> Optional[str]:
     """The group the app's unix stats socket is given to (uwsgi_production_stats_group, the metrics exporter's),
     or None: without the role's stats group, or for an app whose stats server is not a unix socket."""
     group = role.get("stats_group")
     return group if group and _is_unix_stats(options) else None
 
 
-def stats_group_options(app, role, options):
+def stats_group_options(app: App, role: Role, options: Options) -> Dict[str, List[Any]]:
     """With a stats group, the master gives its stats socket to that group once it has bound it, at every start and
     reload (uWSGI binds the stats socket before the master-start hooks): `chown` by its owner, to a group the app's
     unit adds as a supplementary group (render.service), so no privilege is needed. With chmod-socket 660 the
@@ -557,7 +564,7 @@ def stats_group_options(app, role, options):
     return {"hook-master-start": own + ["chown:%s %s %s" % (options["stats"], app_user(app, role), group)]}
 
 
-def stop_cleanup(app, role):
+def stop_cleanup(app: App, role: Role) -> List[str]:
     """The files uWSGI made that a stop must remove where vacuum is off because systemd holds the app's
     sockets: there vacuum only logs `VACUUM WARNING: unix socket ... changed inode` for the socket it
     did not make. Its pidfile2 and unix stats socket, when they are the role's own paths (an app that moved
@@ -570,7 +577,7 @@ def stop_cleanup(app, role):
             if options.get(option) == where[key]]
 
 
-def python_options(python_version):
+def python_options(python_version: Optional[str]) -> Dict[str, None]:
     """Options the Python uWSGI embeds rules out; `python_version` is "3.11", or "" when unknown."""
     try:
         version = tuple(int(part) for part in (python_version or "0").split(".")[:2])
@@ -581,7 +588,7 @@ def python_options(python_version):
     return {}
 
 
-def release(version):
+def release(version: Any) -> Optional[Tuple[int, ...]]:
     """(major, minor, patch) of a uWSGI version text ("2.0.31", "2.0.21-debian"); None when unknown."""
     parts = []
     for part in str(version or "").split("-", maxsplit=1)[0].split(".")[:3]:
@@ -591,14 +598,14 @@ def release(version):
     return tuple(parts + [0] * (3 - len(parts))) if parts else None
 
 
-def _whole(value):
+def _whole(value: Any) -> Optional[int]:
     try:
         return int(value) if not isinstance(value, bool) else None
     except (TypeError, ValueError):
         return None
 
 
-def stagger(bound, workers, floor=0):
+def stagger(bound: Optional[int], workers: int, floor: int = 0) -> Optional[Tuple[int, int]]:
     """(base, delta) so that worker w of `workers` is recycled at base + (w - 1) x delta: the last one at
     `bound` itself, the first at about half of it, consecutive workers `delta` apart. Workers spawned
     together (at start, after a reload) then never reach their bound together. The base stays above
@@ -614,7 +621,7 @@ def stagger(bound, workers, floor=0):
     return bound - (workers - 1) * delta, delta
 
 
-def recycling_options(options, uwsgi_version):
+def recycling_options(options: Options, uwsgi_version: Any) -> Tuple[Dict[str, int], List[Tuple[str, str]]]:
     """({key: value} that staggers the app's recycling bounds per worker, [(option, why)] of the deltas left
     out). A delta the options set themselves (even to null) is left as it is, and so is its bound; a binary
     older than the release that added a delta (OPTION_SINCE), or one whose release is unknown, gets no delta."""
@@ -642,7 +649,8 @@ def recycling_options(options, uwsgi_version):
     return derived, left_out
 
 
-def left_out_options(app, role, python_version="", uwsgi_version="", plugins=None):
+def left_out_options(app: App, role: Role, python_version: str = "", uwsgi_version: str = "",
+                     plugins: Optional[Collection[str]] = None) -> List[Tuple[str, str]]:
     """[(option, why)] of the defaults the role leaves out of the app's ini for the host's Python and uWSGI
     (its release, and with the system method its plugins)."""
     options = effective_options(app, role)
@@ -668,7 +676,8 @@ def left_out_report(apps: Mapping[str, Any]) -> List[Dict[str, Any]]:
     return list(merged.values())
 
 
-def ini_options(app, role, python_version="", uwsgi_version="", plugins=None):
+def ini_options(app: App, role: Role, python_version: str = "", uwsgi_version: str = "",
+                plugins: Optional[Collection[str]] = None) -> Dict[str, Any]:
     """The options rendered into the app's ini, in order (None values are left out by the renderer).
     `uwsgi_version` is the host's uWSGI release ("2.0.31"), "" when unknown: it decides which of the
     options the role derives the binary gets (recycling_options); `plugins` (system method) those the
@@ -694,7 +703,7 @@ def ini_options(app, role, python_version="", uwsgi_version="", plugins=None):
     return rendered
 
 
-def option_lines(options):
+def option_lines(options: Options) -> List[Tuple[str, str]]:
     """(key, value) of each ini line the options make, in order: a list repeats its key, booleans are
     true/false, None and '' are left out (the generic ini loop)."""
     pairs = []
@@ -706,7 +715,7 @@ def option_lines(options):
     return pairs
 
 
-def reload_marker(options):
+def reload_marker(options: Options) -> str:
     """A file uWSGI creates anew when a graceful reload has re-executed the master: the master fifo,
     else a unix stats socket; '' when there is none. The health check waits for it after a reload."""
     for key in ("master-fifo", "stats"):
@@ -718,7 +727,7 @@ def reload_marker(options):
 
 # --- The unit -----------------------------------------------------------------------------------------
 
-def hardening(app, role):
+def hardening(app: App, role: Role) -> Dict[str, Any]:
     """The unit's sandboxing: the role's baseline, the app's writable paths, then its own overrides."""
     merged = dict(role.get("unit_hardening") or {})
     writable = list(app.get("writable_paths") or [])
@@ -732,7 +741,7 @@ def hardening(app, role):
 
 # --- Health check -------------------------------------------------------------------------------------
 
-def health_check(app, role, options):
+def health_check(app: App, role: Role, options: Options) -> Dict[str, Any]:
     """The app's health check: the baseline with the role's and the app's overrides, and where and how
     to ask: the app's http-socket (a wildcard address asked on loopback), else its unix socket."""
     health = copy.deepcopy(HEALTH_BASELINE)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 SNAPSHOT = ".pyops-snapshot"          # the live virtualenv before this change, beside it
 STAGING = ".pyops-snapshot-partial"   # a snapshot being made: never put back
@@ -103,7 +104,7 @@ def marker_environment(base: dict, venv_version: str) -> dict:
     return env
 
 
-def unsatisfied(specs: list, installed: dict, env: dict, requirement=None) -> str:
+def unsatisfied(specs: list, installed: dict, env: dict, requirement: Any = None) -> str:
     """Why pip would change the virtualenv ('' when it would not): a specifier, or one of the dependencies of
     what satisfies it (recursively, markers evaluated for the virtualenv's Python), not installed or not in
     the version asked. installed: canonical name -> {version, requires}. requirement: packaging's class."""

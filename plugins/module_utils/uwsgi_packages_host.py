@@ -11,11 +11,14 @@ import hashlib
 import os
 import shutil
 from email.parser import HeaderParser
+from typing import Callable
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages as packages
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
 
 BASE_PATH = release_host.BASE_PATH
+# The module's run_command: argv -> (rc, stdout, stderr).
+Run = Callable[[list], tuple]
 
 
 def site_packages(venv: str) -> list:
@@ -83,18 +86,18 @@ def why_pip(venv: str, app: dict, venv_version: str) -> str:
     return packages.unsatisfied(specs, installed(venv), packages.marker_environment(default_environment(), venv_version))
 
 
-def _run(run, argv: list) -> tuple:
+def _run(run: Run, argv: list) -> tuple:
     """(returncode, stdout and stderr) of argv through `run` (the module's run_command: (rc, out, err))."""
     code, out, err = run(argv)
     return code, (out or "") + (err or "")
 
 
-def create(run, venv: str, python: str) -> tuple:
+def create(run: Run, venv: str, python: str) -> tuple:
     """(returncode, output) of `python -m venv`, made at its final path (a virtualenv cannot move)."""
     return _run(run, [python, "-m", "venv", venv])
 
 
-def pip_install(run, venv: str, app: dict) -> tuple:
+def pip_install(run: Run, venv: str, app: dict) -> tuple:
     """(returncode, output) of one pip run of the app's packages and requirements file into its virtualenv."""
     argv = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
     argv += [str(spec) for spec in app.get("packages") or []]
@@ -119,7 +122,7 @@ def recover(venv: str) -> list:
     return done
 
 
-def snapshot(run, venv: str) -> None:
+def snapshot(run: Run, venv: str) -> None:
     """A hard-link copy of the virtualenv beside it, renamed into place only once complete. Safe because pip
     replaces a file (unlink, then write) and never writes an installed file in place."""
     staging = packages.staging_of(venv)
@@ -160,7 +163,7 @@ def drop(paths: list) -> list:
     return removed
 
 
-def check_import(run, venv: str, target: dict, user: str, group: str, env: dict, timeout: float) -> tuple:
+def check_import(run: Run, venv: str, target: dict, user: str, group: str, env: dict, timeout: float) -> tuple:
     """(returncode or None on a time-out, the output's last lines) of importing the app's WSGI callable with the
     virtualenv's Python, in a separate process, as the app's user, in its directory, with its environment."""
     environ = {"PATH": os.path.join(venv, "bin") + ":" + BASE_PATH, "VIRTUAL_ENV": venv, "LANG": "C.UTF-8",

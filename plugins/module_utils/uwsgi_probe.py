@@ -10,6 +10,7 @@ import os
 import socket
 import struct
 import time
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 
 def _connect(address, timeout):
@@ -54,7 +55,7 @@ def _http_request(path, host):
     return ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
 
 
-def exchange(address, payload, timeout):
+def exchange(address: str, payload: bytes, timeout: float) -> bytes:
     """Send `payload` (maybe empty) to a unix path or HOST:PORT and read the answer until the peer closes it."""
     sock = _connect(address, timeout)
     try:
@@ -71,7 +72,7 @@ def exchange(address, payload, timeout):
     return b"".join(chunks)
 
 
-def request(address, protocol, path, host, timeout):
+def request(address: str, protocol: str, path: str, host: str, timeout: float) -> Tuple[int, str]:
     """Send one GET; return (status, body text)."""
     payload = _uwsgi_packet(path, host, address) if protocol == "uwsgi" else _http_request(path, host)
     answer = exchange(address, payload, timeout).decode("utf-8", "replace")
@@ -82,7 +83,7 @@ def request(address, protocol, path, host, timeout):
     return int(words[1]), body
 
 
-def inode(path):
+def inode(path: str) -> Optional[int]:
     try:
         return os.stat(path).st_ino
     except OSError:
@@ -100,7 +101,7 @@ def _pid(path):
 class Unhealthy(Exception):
     """The app did not answer as expected; `result` says what was seen."""
 
-    def __init__(self, msg, result):
+    def __init__(self, msg: str, result: Dict[str, Any]) -> None:
         super().__init__(msg)
         self.msg = msg
         self.result = result
@@ -111,11 +112,11 @@ class Unhealthy(Exception):
 STEADY_S = 1.0
 
 
-def _running(pid):
+def _running(pid: Optional[int]) -> bool:
     return pid is not None and os.path.exists("/proc/%d" % pid)
 
 
-def steady(pidfile, settle, result, start):
+def steady(pidfile: str, settle: float, result: Dict[str, Any], start: float) -> None:
     """After an expected answer: the master that ran then still runs `settle` seconds later. A master that
     exits right after it starts (under socket activation, systemd starts another at the next connection)
     can answer one request and be gone: that answer proves nothing."""
@@ -135,8 +136,9 @@ def steady(pidfile, settle, result, start):
         result)
 
 
-def check(socket, protocol, path="/", host="localhost", status=(200,), timeout=30, request_timeout=5,
-          interval=0.5, recreated_file=None, recreated_file_inode=None, pidfile=None, settle=0.0):
+def check(socket: str, protocol: str, path: str = "/", host: str = "localhost", status: Sequence[int] = (200,),
+          timeout: float = 30, request_timeout: float = 5, interval: float = 0.5, recreated_file: Optional[str] = None,
+          recreated_file_inode: Optional[int] = None, pidfile: Optional[str] = None, settle: float = 0.0) -> Dict[str, Any]:
     """Return the result dict (status, body, attempts, elapsed) of the first expected answer, or raise
     Unhealthy with the message the role shows. With a pidfile and `settle` seconds, the master must also
     still run, the same one, that long after the answer (steady)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 
@@ -120,7 +120,7 @@ def _items(base: str, spec: Mapping, items: dict):
                " into the app's ini)." % (base, _json(root)))
 
 
-def app_violations(index: int, app: Mapping):
+def app_violations(index: int, app: Mapping) -> Iterator[str]:
     """The messages of one app's `release` (an app without one has none)."""
     spec = app.get("release")
     if spec is None:
@@ -141,7 +141,7 @@ def app_violations(index: int, app: Mapping):
     yield from _lists(base, spec)
 
 
-def role_violations(variables: Mapping):
+def role_violations(variables: Mapping) -> Iterator[str]:
     keep = variables.get("uwsgi_production_keep_releases")
     if keep is not None and not (isinstance(keep, int) and not isinstance(keep, bool) and keep >= 2):
         yield ("uwsgi_production_keep_releases = %s must be a whole number of at least 2 (the current release and the"

@@ -16,19 +16,19 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as 
 DEFAULT_MANAGED = "Ansible managed"
 
 
-def comment(text, decoration="# "):
+def comment(text: str, decoration: str = "# ") -> str:
     """Ansible's `comment` filter, plain style: the text between two bare decoration lines."""
     bare = decoration.rstrip()
     lines = [bare] + [(decoration + line).rstrip() if line else bare for line in text.splitlines()] + [bare]
     return "\n".join(lines)
 
 
-def _items(value):
+def _items(value: Any) -> List[Any]:
     """A list repeats its key; anything else (a dict too) is one item."""
     return list(value) if model.is_list(value) else [value]
 
 
-def ini(app, options, managed=DEFAULT_MANAGED):
+def ini(app: Mapping[str, Any], options: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> str:
     """The generic ini loop: one `key = value` line per option and list item; true/false are booleans;
     None and '' are left out."""
     name = app["name"]
@@ -43,11 +43,11 @@ def ini(app, options, managed=DEFAULT_MANAGED):
     return "\n".join(lines) + "\n"
 
 
-def _systemd_env_value(value):
+def _systemd_env_value(value: Any) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
 
 
-def _shell_env_value(value):
+def _shell_env_value(value: Any) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
 
 
@@ -226,7 +226,7 @@ def _service_hardening(app: Mapping[str, Any], role: Mapping[str, Any]) -> List[
     return out
 
 
-def socket(app, role, managed=DEFAULT_MANAGED):
+def socket(app: Mapping[str, Any], role: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> str:
     """The app's socket unit (uwsgi-<name>.socket), for an app under socket activation."""
     name = app["name"]
     paths = model.paths(role, name)
@@ -276,7 +276,7 @@ def socket(app, role, managed=DEFAULT_MANAGED):
     return "\n".join(out) + "\n"
 
 
-def env_file(app, secrets, managed=DEFAULT_MANAGED):
+def env_file(app: Mapping[str, Any], secrets: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> str:
     """The app's secret environment, read by systemd as root when it starts the app. Root-only."""
     name = app["name"]
     out = [

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Callable, Optional
+
+# A file's text by its path, None when it cannot be read.
+Read = Callable[[str], Optional[str]]
 
 # The options the formula gives, in the order the ini lists them.
 SIZED_KEYS = ("processes", "cheaper", "cheaper-initial", "cheaper-step", "reload-on-rss")
@@ -148,12 +152,12 @@ def cgroup_dirs(paths: dict, mounts: dict, controller: str) -> list:
     return [os.path.join(mount_point, *parts[:depth]) for depth in range(len(parts), -1, -1)]
 
 
-def _number(text):
+def _number(text: Optional[str]) -> Optional[int]:
     text = (text or "").strip()
     return int(text) if text.lstrip("-").isdigit() else None
 
 
-def cpu_quota(read, paths: dict, mounts: dict):
+def cpu_quota(read: Read, paths: dict, mounts: dict) -> Optional[float]:
     """The smallest CPU quota of the process's cgroups, in CPUs (1.5 for 150000/100000), or None."""
     quotas = []
     for folder in cgroup_dirs(paths, mounts, "cpu"):
@@ -167,7 +171,7 @@ def cpu_quota(read, paths: dict, mounts: dict):
     return min(quotas) if quotas else None
 
 
-def memory_limit_mb(read, paths: dict, mounts: dict):
+def memory_limit_mb(read: Read, paths: dict, mounts: dict) -> Optional[int]:
     """The smallest memory limit of the process's cgroups, in MB, or None."""
     limits = []
     for folder in cgroup_dirs(paths, mounts, "memory"):
@@ -181,14 +185,14 @@ def memory_limit_mb(read, paths: dict, mounts: dict):
     return min(limits) // (1024 * 1024) if limits else None
 
 
-def mem_total_mb(meminfo: str):
+def mem_total_mb(meminfo: str) -> Optional[int]:
     for line in meminfo.splitlines():
         if line.startswith("MemTotal:"):
             return int(line.split()[1]) // 1024
     return None
 
 
-def usable(affinity: int, quota, mem_total, memory_limit) -> dict:
+def usable(affinity: int, quota: Optional[float], mem_total: Optional[int], memory_limit: Optional[int]) -> dict:
     """{cpus, memory_mb}: the CPUs the process may run on, fewer under a quota (1.5 CPUs count as 2), and
     MemTotal, less under a cgroup memory limit."""
     cpus = max(1, affinity)
@@ -198,7 +202,7 @@ def usable(affinity: int, quota, mem_total, memory_limit) -> dict:
     return {"cpus": cpus, "memory_mb": min(memories) if memories else 0}
 
 
-def _read(path):
+def _read(path: str) -> Optional[str]:
     """A file's text, or None when it cannot be read (no such controller, no such file)."""
     try:
         with open(path) as handle:
@@ -207,7 +211,7 @@ def _read(path):
         return None
 
 
-def read_host(read=_read) -> dict:
+def read_host(read: Read = _read) -> dict:
     """{cpus, memory_mb}: the usable CPUs and memory of the host this runs on (see the module's docstring)."""
     try:
         affinity = len(os.sched_getaffinity(0))

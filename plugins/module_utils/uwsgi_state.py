@@ -13,7 +13,7 @@ import json
 import os
 import pwd
 import tempfile
-from typing import Any, List, Mapping, Tuple
+from typing import Any, Callable, Collection, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 
@@ -22,11 +22,15 @@ KINDS = ("ini", "unit", "socket", "env", "tls")
 GOOD = {"ini": "good_ini", "unit": "good_unit", "socket": "good_socket_unit", "env": "good_env", "tls": "good_tls"}
 # The kinds of file whose content is secret (the secrets file, the TLS file with its private key).
 SECRET_KINDS = ("env", "tls")
+# The module's run_command: argv -> (rc, stdout, stderr).
+Run = Callable[[List[str]], Tuple[int, str, str]]
+# A file to write: (path, text, owner, group, mode as octal text).
+FileSpec = Tuple[str, str, str, str, str]
 SECRET_DIFF = {"env": "(the secrets file of app %s: its content is never shown)\n",
                "tls": "(the TLS certificate and key of app %s: its content is never shown)\n"}
 
 
-def read_text(path):
+def read_text(path: str) -> Optional[str]:
     try:
         with open(path, "rb") as handle:
             return handle.read().decode("utf-8", "surrogateescape")
@@ -34,21 +38,21 @@ def read_text(path):
         return None
 
 
-def uid_of(user):
+def uid_of(user: str) -> Optional[int]:
     try:
         return pwd.getpwnam(user).pw_uid
     except KeyError:
         return None
 
 
-def gid_of(group):
+def gid_of(group: str) -> Optional[int]:
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:
         return None
 
 
-def exists(lookup, name):
+def exists(lookup: Callable[[str], Any], name: str) -> bool:
     """Whether an account exists: lookup is pwd.getpwnam or grp.getgrnam."""
     try:
         lookup(name)
@@ -62,13 +66,13 @@ class WriteFailed(Exception):
     system): `path` names it, `error` is the OSError; `done` lists the paths already replaced before it
     (none when the batch failed while its new files were being written beside the old ones)."""
 
-    def __init__(self, path, error, done=()):
+    def __init__(self, path: str, error: OSError, done: Iterable[str] = ()) -> None:
         self.path, self.error, self.done = path, error, list(done)
         words = "[Errno %s] %s" % (error.errno, error.strerror) if error.strerror else str(error)
         super().__init__("could not write %s: %s" % (path, words))
 
 
-def _stage(path, text, owner, group, mode):
+def _stage(path: str, text: str, owner: str, group: str, mode: str) -> str:
     """A new file beside `path` holding `text` with its owner and mode, flushed to disk: its name."""
     handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
     try:
@@ -87,7 +91,7 @@ def _stage(path, text, owner, group, mode):
     return temp
 
 
-def write_all_atomically(files):
+def write_all_atomically(files: Iterable[FileSpec]) -> None:
     """Write each (path, text, owner, group, mode) of `files` to a new file beside its path, and only once
     every one of them is on disk rename each over its path: a reader (or a crash) sees each old file or
     its new one, never half of one, and a full or read-only file system fails the whole batch before any
@@ -112,7 +116,7 @@ def write_all_atomically(files):
                 os.unlink(temp)
 
 
-def write_atomically(path, text, owner, group, mode):
+def write_atomically(path: str, text: str, owner: str, group: str, mode: str) -> None:
     """Write `text` to a new file beside `path` with its owner and mode, then rename it over `path`
     (write_all_atomically with one file)."""
     write_all_atomically([(path, text, owner, group, mode)])
@@ -121,7 +125,7 @@ def write_atomically(path, text, owner, group, mode):
 class Files:
     """The files a run wants: each compared with the host's, and written or removed by apply()."""
 
-    def __init__(self, module):
+    def __init__(self, module: Any) -> None:
         self.module = module
         self.changes = []       # (app, kind, path, action, text, owner, group, mode, secret)
         self.dirs = []          # (path, mode) to create or fix
@@ -129,7 +133,7 @@ class Files:
         self.changed = False
         self.applied = []       # the paths apply() changed
 
-    def directory(self, path, mode):
+    def directory(self, path: str, mode: str) -> None:
         try:
             stat = os.stat(path)
         except FileNotFoundError:
@@ -140,7 +144,8 @@ class Files:
             self.dirs.append((path, mode))
             self.changed = True
 
-    def want(self, app, kind, path, text, owner, group, mode, secret=False):
+    def want(self, app: str, kind: str, path: str, text: str, owner: str, group: str, mode: str,
+             secret: bool = False) -> None:
         """`path` must hold `text`, owned by owner:group with `mode`."""
         before = read_text(path)
         attrs_differ = False
@@ -155,7 +160,7 @@ class Files:
         if before != text:
             self._diff(app, path, before or "", text, kind if secret else None)
 
-    def absent(self, app, kind, path):
+    def absent(self, app: str, kind: str, path: str) -> None:
         before = read_text(path)
         if before is None:
             return
@@ -163,7 +168,7 @@ class Files:
         self.changed = True
         self._diff(app, path, before, "", kind if kind in SECRET_KINDS else None)
 
-    def _diff(self, app, path, before, after, secret):
+    def _diff(self, app: str, path: str, before: str, after: str, secret: Optional[str]) -> None:
         """A diff of the file; `secret` is the kind of a secret file (its content never shown), else None."""
         if not self.module._diff:
             return
@@ -172,26 +177,26 @@ class Files:
             after = SECRET_DIFF[secret] % app if after else ""
         self.diffs.append({"before_header": path, "after_header": path, "before": before, "after": after})
 
-    def changed_content(self, kind):
+    def changed_content(self, kind: str) -> List[Tuple[str, str]]:
         """(app, new text) of each file of `kind` whose content changes."""
         return [(c[0], c[4]) for c in self.changes if c[1] == kind and c[3] == "write"]
 
-    def changed_kinds(self, app):
+    def changed_kinds(self, app: str) -> List[str]:
         return [kind for kind in KINDS if any(c[0] == app and c[1] == kind for c in self.changes)]
 
-    def report(self):
+    def report(self) -> Dict[str, Any]:
         """{kind: [app names]} of the files changed, written or removed, and which of them were removed."""
         out = {kind: sorted({c[0] for c in self.changes if c[1] == kind}) for kind in KINDS}
         out["removed"] = {kind: sorted({c[0] for c in self.changes if c[1] == kind and c[3] == "remove"}) for kind in KINDS}
         return out
 
     @staticmethod
-    def empty_report():
+    def empty_report() -> Dict[str, Any]:
         out = {kind: [] for kind in KINDS}
         out["removed"] = {kind: [] for kind in KINDS}
         return out
 
-    def apply(self):
+    def apply(self) -> None:
         """Make the host hold what want() and absent() asked for: every new content written at once
         (write_all_atomically), then files removed and modes fixed. A full or read-only file system raises
         WriteFailed naming the file; `applied` then lists the paths already changed (none when the new
@@ -228,13 +233,13 @@ class Files:
                 raise WriteFailed(path, exc, self.applied) from exc
             self.applied.append(path)
 
-    def applied_kinds(self, app):
+    def applied_kinds(self, app: str) -> List[str]:
         """The kinds of the app's files that apply() changed (all of them when it finished)."""
         return [kind for kind in KINDS if any(c[0] == app and c[1] == kind and c[2] in self.applied
                                               for c in self.changes)]
 
 
-def restart_lines_of_text(text, keys):
+def restart_lines_of_text(text: Optional[str], keys: Collection[str]) -> List[str]:
     """The `key = value` lines of an ini the role wrote whose key is one of `keys`, in order."""
     found = []
     for line in (text or "").splitlines():
@@ -245,17 +250,17 @@ def restart_lines_of_text(text, keys):
     return found
 
 
-def restart_lines_of_options(options, keys):
+def restart_lines_of_options(options: Mapping[str, Any], keys: Collection[str]) -> List[str]:
     return ["%s = %s" % (key, value) for key, value in model.option_lines(options) if key in keys]
 
 
-def restart_needed(good_ini, options, keys):
+def restart_needed(good_ini: str, options: Mapping[str, Any], keys: Collection[str]) -> bool:
     """Whether an option that a graceful reload cannot apply differs between the app's last good ini (what
     last served; none for a new app) and the options it gets now."""
     return restart_lines_of_text(read_text(good_ini), keys) != restart_lines_of_options(options, keys)
 
 
-def unproven(where, wanted):
+def unproven(where: Mapping[str, str], wanted: Mapping[str, Optional[str]]) -> List[str]:
     """The kinds of file whose wanted content (None: no such file) differs from the app's last good copy.
 
     Such a change was written by an earlier run that never saw it pass a health check (the run was killed
@@ -265,7 +270,7 @@ def unproven(where, wanted):
     return [kind for kind in KINDS if wanted.get(kind) != read_text(where[GOOD[kind]])]
 
 
-def good_health(where, current):
+def good_health(where: Mapping[str, str], current: Any) -> Any:
     """The health check the app's last good configuration passed, or `current` when none is on record
     (a host last configured by 0.1.0, which kept no such record)."""
     text = read_text(where["good_health"])
@@ -275,7 +280,7 @@ def good_health(where, current):
         return current
 
 
-def health_record(health):
+def health_record(health: Any) -> str:
     return json.dumps(health, sort_keys=True) + "\n"
 
 
@@ -350,7 +355,7 @@ GOOD_FILES = (("good_ini", "0640"), ("good_unit", "0644"), ("good_socket_unit", 
               ("good_tls", "0600"), ("good_health", "0600"))
 
 
-def earlier_last_good(role, name):
+def earlier_last_good(role: Mapping[str, Any], name: str) -> Optional[Dict[str, str]]:
     """The paths (uwsgi_model.paths) of the app's last good files in the configuration directory it last ran
     from, when that is not role["config_dir"] (uwsgi_production_config_dir changed): the directory of the ini
     that its live unit's ExecStart names. None when the app has a last good ini here, or none elsewhere."""
@@ -364,7 +369,7 @@ def earlier_last_good(role, name):
     return old if os.path.exists(old["good_ini"]) else None
 
 
-def unit_config_dir(unit, name):
+def unit_config_dir(unit: Optional[str], name: str) -> Optional[str]:
     """The configuration directory of the ini that a unit the role wrote for app `name` runs (its
     ExecStart's --ini), or None."""
     for line in (unit or "").splitlines():
@@ -375,7 +380,7 @@ def unit_config_dir(unit, name):
     return None
 
 
-def seed_last_good(role, name, old):
+def seed_last_good(role: Mapping[str, Any], name: str, old: Mapping[str, str]) -> List[str]:
     """Copy the app's last good files from its earlier configuration directory (earlier_last_good) into
     this one's, so that a failed change right after uwsgi_production_config_dir changed rolls the app back
     to what it last served (its last good unit still names its earlier ini) instead of stopping it."""
@@ -394,7 +399,7 @@ def seed_last_good(role, name, old):
     return written
 
 
-def binary_has_ssl(run, uwsgi):
+def binary_has_ssl(run: Run, uwsgi: str) -> bool:
     """Whether the uWSGI binary was built with SSL, from `uwsgi --cflags` (uwsgi_facts and uwsgi_config both
     ask); False when it does not exist. `run(argv)` gives (rc, stdout, stderr)."""
     if not os.path.exists(uwsgi):
@@ -403,7 +408,7 @@ def binary_has_ssl(run, uwsgi):
     return rc == 0 and model.has_ssl(out)
 
 
-def python_version(run, python):
+def python_version(run: Run, python: str) -> str:
     """major.minor of a Python interpreter ('' when it cannot be asked): uwsgi_facts checks the apps'
     virtualenvs against it, uwsgi_config derives the options from it. `run(argv)` gives (rc, stdout, stderr)."""
     if not os.path.exists(python):

@@ -37,7 +37,7 @@ class SystemctlError(Exception):
     str() is `systemctl ARGS: what it said`, the form the role's messages have always had.
     """
 
-    def __init__(self, answer: Answer):
+    def __init__(self, answer: Answer) -> None:
         self.argv, self.returncode, self.stderr, self.answer = answer.argv, answer.returncode, answer.stderr, answer
         super().__init__("%s: %s" % (" ".join(answer.argv), answer.said))
 
@@ -65,7 +65,7 @@ def parse_show(text: str) -> Dict[str, Dict[str, str]]:
 class Systemd:
     """systemctl and journalctl over AnsibleModule.run_command (a fake in the unit tests)."""
 
-    def __init__(self, module: Any):
+    def __init__(self, module: Any) -> None:
         self.module = module
 
     def run(self, *args: str) -> Answer:
