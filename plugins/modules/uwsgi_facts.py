@@ -29,6 +29,8 @@ description:
   - The internal module of the role C(pyops.uwsgi.uwsgi_production).
 author:
   - pyops engineers (@pyops)
+extends_documentation_fragment:
+  - pyops.uwsgi.attributes
 options:
   apps:
     description: The role's C(uwsgi_production_apps).
@@ -61,10 +63,8 @@ options:
     type: dict
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -21,6 +21,8 @@ description:
   - Changes nothing on the host.
 author:
   - pyops engineers (@pyops)
+extends_documentation_fragment:
+  - pyops.uwsgi.attributes
 options:
   socket:
     description:
@@ -74,11 +76,9 @@ options:
     type: path
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The request is made in check mode too; it changes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - The request is made by the target host to itself; no traffic leaves the host.

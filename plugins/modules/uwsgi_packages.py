@@ -34,6 +34,7 @@ description:
 author:
   - pyops engineers (@pyops)
 extends_documentation_fragment:
+  - pyops.uwsgi.attributes
   - pyops.uwsgi.run_lock
 options:
   step:
@@ -73,11 +74,9 @@ options:
     default: {}
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports the apps whose packages would change; runs no pip and imports nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -35,6 +35,7 @@ description:
 author:
   - pyops engineers (@pyops)
 extends_documentation_fragment:
+  - pyops.uwsgi.attributes
   - pyops.uwsgi.run_lock
 options:
   step:
@@ -91,11 +92,9 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports the releases it would build; builds nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -19,6 +19,7 @@ description:
 author:
   - pyops engineers (@pyops)
 extends_documentation_fragment:
+  - pyops.uwsgi.attributes
   - pyops.uwsgi.run_lock
 options:
   apps:
@@ -32,11 +33,9 @@ options:
     required: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports what it would stop and delete; changes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

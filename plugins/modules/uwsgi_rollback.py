@@ -26,6 +26,7 @@ description:
 author:
   - pyops engineers (@pyops)
 extends_documentation_fragment:
+  - pyops.uwsgi.attributes
   - pyops.uwsgi.run_lock
 options:
   failure:
@@ -62,10 +63,8 @@ options:
     default: {}
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: none
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -24,6 +24,7 @@ description:
 author:
   - pyops engineers (@pyops)
 extends_documentation_fragment:
+  - pyops.uwsgi.attributes
   - pyops.uwsgi.run_lock
 options:
   apps:
@@ -56,11 +57,9 @@ options:
     default: 25
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports each app's action; starts, stops and checks nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
