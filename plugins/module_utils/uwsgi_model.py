@@ -53,6 +53,18 @@ STAGGERED = (("max-worker-lifetime", "max-worker-lifetime-delta"), ("max-request
 # uWSGI's min-worker-lifetime when unset: no worker is recycled younger than this (seconds).
 MIN_WORKER_LIFETIME = 10
 
+# JSON logs (uwsgi_production_json_logs, docs/observability.md): every app's master sends each log line, as
+# one datagram, to the host's encoder (roles/uwsgi_production/files/uwsgi_jsonlog.py), which systemd listens
+# for (JSONLOG_SOCKET_UNIT, ListenDatagram=JSONLOG_SOCKET) and which writes it to the journal as JSON, in the
+# app's name. The tag after the comma (uWSGI's logsocket plugin sends it before each datagram) says which
+# logger sent it: uWSGI's own lines, or the request lines it keeps.
+JSONLOG_SOCKET = "/run/pyops-uwsgi-jsonlog/log.sock"
+JSONLOG_SOCKET_UNIT = "pyops-uwsgi-jsonlog.socket"
+JSONLOG_TAGS = {"log": "L", "request": "R"}
+# The request line: the fields that cannot hold a space first, the URI (which can) last, so the encoder
+# splits it unambiguously whatever the URI holds.
+JSONLOG_REQUEST_FORMAT = "%(status) %(msecs) %(size) %(pid) %(wid) %(addr) %(method) %(uri)"
+
 
 def is_list(value: Any) -> bool:
     """A YAML list (not a string, not a dict)."""
@@ -453,7 +465,7 @@ def effective_options(app: App, role: Role) -> Dict[str, Any]:
     merged = {}
     sized = sized_options(role, baseline, app_options, release=bool(app.get("release")))
     for layer in (plugin_options(role), baseline, sized, derived_options(app, role),
-                  app_options):
+                  json_log_options(role), app_options):
         merged.update(layer)
     if app.get("release"):
         # An app with releases loads the release `current` names in each worker (uwsgi_release.LOADER); the
@@ -562,6 +574,28 @@ def stats_group_options(app: App, role: Role, options: Options) -> Dict[str, Lis
         return {}
     own = [item for item in as_list(options.get("hook-master-start")) if item is not None and item != ""]
     return {"hook-master-start": own + ["chown:%s %s %s" % (options["stats"], app_user(app, role), group)]}
+
+
+def json_logs(role: Mapping[str, Any]) -> bool:
+    """Whether the apps log JSON lines through the host's encoder (uwsgi_production_json_logs)."""
+    return role.get("json_logs") is True
+
+
+def json_log_options(role: Mapping[str, Any]) -> Dict[str, Any]:
+    """With JSON logs, uWSGI's own lines (`logger`) and the request lines it keeps (`req-logger`: with the
+    baseline's disable-logging, the 4xx, 5xx and slow ones) each go as a datagram to the encoder's socket,
+    tagged by kind, the request lines in a format the encoder splits (JSONLOG_REQUEST_FORMAT). The master
+    writes them from a thread of its own (`threaded-logger`), so an encoder that does not read blocks no
+    master: the workers' lines then wait in uWSGI's log pipe, and beyond it are dropped. An app's own
+    options win (a layer under them in effective_options)."""
+    if not json_logs(role):
+        return {}
+    return {
+        "logger": "socket:%s,%s" % (JSONLOG_SOCKET, JSONLOG_TAGS["log"]),
+        "req-logger": "socket:%s,%s" % (JSONLOG_SOCKET, JSONLOG_TAGS["request"]),
+        "log-format": JSONLOG_REQUEST_FORMAT,
+        "threaded-logger": True,
+    }
 
 
 def stop_cleanup(app: App, role: Role) -> List[str]:

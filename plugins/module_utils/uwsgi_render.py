@@ -59,7 +59,7 @@ def service(app: Mapping[str, Any], role: Mapping[str, Any], options: Mapping[st
     paths = model.paths(role, name)
     effective = model.effective_options(app, role)
     activated = model.activated(app, role, effective)
-    out = _service_unit_section(name, paths["ini"], activated, managed)
+    out = _service_unit_section(name, paths["ini"], activated, managed, model.json_logs(role))
     out += _service_identity(app, role, effective)
     out += _service_environment(app, paths["env"], has_secrets)
     out += _service_directories(app, name)
@@ -70,7 +70,7 @@ def service(app: Mapping[str, Any], role: Mapping[str, Any], options: Mapping[st
     return "\n".join(out) + "\n"
 
 
-def _service_unit_section(name: str, ini_path: str, activated: bool, managed: str) -> List[str]:
+def _service_unit_section(name: str, ini_path: str, activated: bool, managed: str, json_logs: bool) -> List[str]:
     """The header and [Unit]: under socket activation, the socket unit it requires and no start limit."""
     out = [
         comment(managed),
@@ -92,6 +92,12 @@ def _service_unit_section(name: str, ini_path: str, activated: bool, managed: st
             "# ini back; without it, the next start after the rollback serves them. RestartPreventExitStatus=22",
             "# still keeps systemd itself from restarting a missing app in a loop.",
             "StartLimitIntervalSec=0",
+        ]
+    if json_logs:
+        out += [
+            "# JSON logs (uwsgi_production_json_logs): the host's encoder listens on %s before uWSGI logs." % model.JSONLOG_SOCKET,
+            "Wants=%s" % model.JSONLOG_SOCKET_UNIT,
+            "After=%s" % model.JSONLOG_SOCKET_UNIT,
         ]
     return out
 
@@ -212,6 +218,11 @@ def _service_stop(app: Mapping[str, Any], role: Mapping[str, Any], runtime: str)
         "StandardError=journal",
         "SyslogIdentifier=%s" % runtime,
     ]
+    if model.json_logs(role):
+        out += [
+            "# The app's name on every line it writes to the journal itself (the encoder's lines carry it too).",
+            "LogExtraFields=PYOPS_APP=%s" % app["name"],
+        ]
     return out
 
 
