@@ -70,7 +70,8 @@ def test_json_logs_of_hostile_requests_and_master_lines(host):
 
     start = cursor(host)
     host.check_output("systemctl restart %s" % UNIT)
-    assert wait_for(lambda: host.run("curl -fsS -o /dev/null http://127.0.0.1:%d/" % PORT).rc == 0, timeout=60)
+    probe = "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:%d/\", timeout=5)'" % PORT
+    assert wait_for(lambda: host.run(probe).rc == 0, timeout=60)
     uris = [b"/jl%d" % index + uri for index, uri in enumerate(HOSTILE)]
     uris += [b"/raise?jl%d=" % index + uri.lstrip(b"/") for index, uri in enumerate(HOSTILE)]
     statuses = host.check_output("python3 -c %s %d %s" % (
