@@ -141,7 +141,7 @@ def test_datagrams_from_an_app_reach_the_journal_in_its_name_and_others_are_drop
     sender.send(b"R" + request_line(hostile, 500))
     sender.send(b"L*** uWSGI is running in multiple interpreter mode ***\n")
     journald.settimeout(5)
-    entries = [parse_entry(journald.recv(1 << 16)) for _ in range(2)]
+    entries = [parse_entry(journald.recv(1 << 16)) for _count in range(2)]
     for entry, kind in zip(entries, ("request", "log")):
         assert entry["SYSLOG_IDENTIFIER"] == "uwsgi-web"
         assert entry["PYOPS_APP"] == "web"

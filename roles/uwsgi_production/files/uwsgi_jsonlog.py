@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, pyops.uwsgi contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The host's JSON log encoder for uWSGI apps (uwsgi_production_json_logs, docs/observability.md).
