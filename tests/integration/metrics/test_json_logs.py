@@ -29,7 +29,7 @@ HOSTILE = [
     b"/pct-" + b"".join(b"%%%02x" % byte for byte in range(0x20)) + b"%22%5c%7f%80%ff",
     b"/literal-\\x80-\\u0000",
 ]
-# Sends each raw request (base64 in argv) to 127.0.0.1:PORT and prints the status of each answer.
+# Sends each raw request (base64 in argv) to 127.0.0.1:PORT and prints the status of each answer, or none.
 SEND = r"""
 import base64, socket, sys
 port = int(sys.argv[1])
@@ -43,7 +43,8 @@ for arg in sys.argv[2:]:
             if not chunk:
                 break
             answer += chunk
-    print(answer.split(b" ", 2)[1].decode())
+    # uWSGI answers nothing (closes) when the app raises before start_response; it logs a 500.
+    print(answer.split(b" ", 2)[1].decode() if answer else "none")
 """
 
 
@@ -77,7 +78,7 @@ def test_json_logs_of_hostile_requests_and_master_lines(host):
     statuses = host.check_output("python3 -c %s %d %s" % (
         shlex.quote(SEND), PORT, " ".join(base64.b64encode(uri).decode() for uri in uris))).split()
     print("statuses:", statuses)
-    assert statuses == ["404"] * len(HOSTILE) + ["500"] * len(HOSTILE)
+    assert statuses == ["404"] * len(HOSTILE) + ["none"] * len(HOSTILE)
     # A worker killed: the master logs its death and its respawn.
     main_pid = host.check_output("systemctl show -p MainPID --value %s" % UNIT).strip()
     worker = host.check_output("pgrep -P %s -f 'uWSGI worker'" % main_pid).split()[0]
@@ -106,13 +107,13 @@ def test_json_logs_of_hostile_requests_and_master_lines(host):
         print(json.dumps(record))
 
     requests = [record for record in records if record["kind"] == "request"]
-    for uri, status in zip(uris, statuses):
+    for uri, status in zip(uris, [404] * len(HOSTILE) + [500] * len(HOSTILE)):
         exact = [record for record in requests if record.get("msg_base64") and base64.b64decode(record["msg_base64"]).endswith(b" " + uri)]
         text = [record for record in requests if "msg_base64" not in record and record["uri"].encode("utf-8") == uri]
         matched = exact + text
         assert len(matched) == 1, (uri, [record["msg"] for record in requests])
         assert matched[0]["uri"] == uri.decode("utf-8", "backslashreplace")
-        assert (matched[0]["status"], matched[0]["method"]) == (int(status), "GET")
+        assert (matched[0]["status"], matched[0]["method"]) == (status, "GET")
     logs = [record["msg"] for record in records if record["kind"] == "log"]
     for needle in ("*** Operational MODE", "spawned uWSGI worker", "RuntimeError: deliberate exception",
                    "died, killed by signal 9", "Respawned uWSGI worker"):
