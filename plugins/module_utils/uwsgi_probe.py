@@ -109,7 +109,7 @@ class Unhealthy(Exception):
 
 # After the expected answer of an app the role started, reloaded or restarted, its master must still run,
 # the same one, this long (steady).
-STEADY_S = 1.0
+STEADY_S = 2.0
 
 
 def _running(pid: Optional[int]) -> bool:
