@@ -20,8 +20,9 @@ SHIPPED_TOP_LEVEL = {"roles", "plugins", "playbooks", "meta", "examples", "chang
                      "CHANGELOG.md", "MANIFEST.json", "FILES.json"}
 REQUIRED = {"meta/runtime.yml", "README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml",
             "examples/single_host.yml", "plugins/modules/uwsgi_health.py",
-            "playbooks/rolling_update.yml", "docs/variables.md", "docs/awx.md", "examples/awx/rolling_update.yml",
-            "examples/awx/execution-environment.yml"}
+            "playbooks/rolling_update.yml", "docs/variables.md", "docs/awx.md", "examples/awx/execution-environment.yml"}
+# The AWX wrapper belongs to the AWX project, and Galaxy's ansible-lint cannot resolve its import (galaxy.yml).
+WRAPPER = "examples/awx/rolling_update.yml"
 # Test and development files that must never be shipped, wherever they are.
 CLUTTER_NAMES = {".venv", ".cache", ".ci", ".config", ".git", ".gitignore", ".yamllint", ".ansible-lint",
                  "molecule", "tests", "tools", "benchmarks", "requirements-test.txt", "pytest.ini",
@@ -131,21 +132,30 @@ def test_tarball_ships_no_test_or_development_files(built):
     assert top_level <= SHIPPED_TOP_LEVEL, f"unexpected in {TARBALL}: {sorted(top_level - SHIPPED_TOP_LEVEL)}"
     clutter = sorted(name for name in names if CLUTTER_NAMES & set(name.split("/")))
     assert not clutter, f"test or development files in {TARBALL}: {clutter}"
+    assert WRAPPER not in names and (REPO / WRAPPER).is_file()
     assert not [name for name in names if name.endswith((".pyc", ".tar.gz"))]
+
+
+def galaxy_env(home):
+    """The environment Galaxy's importer runs in: PATH to the tools and an empty HOME, nothing else.
+
+    No ANSIBLE_* variable, no VIRTUAL_ENV (ansible-compat would look for collections in the venv's .ansible)
+    and no XDG_* variable: the importer sets ANSIBLE_COLLECTIONS_PATH itself, to the directory it extracted the
+    tarball under, for ansible-doc and ansible-lint. The collection is installed nowhere else, as on Galaxy.
+    """
+    home.mkdir()
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
 
 
 def test_galaxy_importer_accepts_the_tarball_with_no_error_or_warning(built, tmp_path):
     """Galaxy's own importer, ansible-lint run on: what Galaxy would say when the tarball is published."""
     out = tmp_path / "importer.json"
-    # A HOME of its own, holding only the tarball installed where ansible-lint installs the collection it
-    # lints when it may (~/.ansible/collections; offline, as here, it does not): the outcome no longer
-    # depends on what an earlier ansible-lint of the checkout left in the user's HOME, and the examples'
-    # `import_playbook: pyops.uwsgi.rolling_update` resolves to the tarball's own playbook.
-    home = tmp_path / "home"
-    run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(home / ".ansible" / "collections"),
-         str(built[0])], tmp_path, clean_env(tmp_path / "none"))
-    env = dict(clean_env(tmp_path / "none"), HOME=str(home))
-    run([sys.executable, "-c", IMPORTER, str(built[0]), str(tmp_path), str(out)], tmp_path, env)
+    # An empty HOME (ansible-lint offline reads ~/.ansible/collections first) and an empty working directory.
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    cwd.mkdir()
+    run([sys.executable, "-c", IMPORTER, str(built[0]), str(tmp_path), str(out)], cwd, galaxy_env(home))
+    # The importer installed the collection nowhere that outlives it: no copy in HOME, none in the working directory.
+    assert not [str(path) for path in (*home.rglob("MANIFEST.json"), *cwd.rglob("*"))]
     result = json.loads(out.read_text(encoding="utf-8"))
     messages = [record["message"] for record in result["records"]]
     assert result["failure"] is None, f"the import failed: {result['failure']}\n" + "\n".join(messages)
@@ -158,6 +168,23 @@ def test_galaxy_importer_accepts_the_tarball_with_no_error_or_warning(built, tmp
     errors = [record["message"] for record in result["records"] if record["level"] in ("ERROR", "CRITICAL")]
     warnings = [record["message"] for record in result["records"] if record["level"] == "WARNING"]
     assert (len(errors), len(warnings)) == (0, 0), f"galaxy-importer {result['version']}: errors {errors}, warnings {warnings}"
+
+
+def test_galaxy_lint_of_the_tarball_cannot_resolve_the_wrappers_import(built, tmp_path):
+    """Why the AWX wrapper is not shipped: put back into the extracted tarball, Galaxy's lint does not find its import.
+
+    The importer extracts the tarball to <tmp>/ansible_collections/pyops/uwsgi and runs ansible-lint there, offline,
+    with ANSIBLE_COLLECTIONS_PATH=<tmp>/ansible_collections; ansible-core reads that path, ansible-lint's lookup
+    of an imported playbook does not. When this test fails, ansible-lint has learned it: the wrapper may ship again.
+    """
+    root = tmp_path / "ansible_collections"
+    with tarfile.open(built[0]) as tar:
+        tar.extractall(root / "pyops" / "uwsgi", filter="data")
+    (root / "pyops" / "uwsgi" / WRAPPER).write_bytes((REPO / WRAPPER).read_bytes())
+    env = dict(galaxy_env(tmp_path / "home"), ANSIBLE_COLLECTIONS_PATH=str(root), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    result = run(["ansible-lint", "--offline", "--profile", "production", "--format=pep8", "--nocolor", WRAPPER],
+                 root / "pyops" / "uwsgi", env, check=False)
+    assert "Failed to find pyops.uwsgi.rolling_update playbook." in result.stderr, result.stdout + result.stderr
 
 
 def test_installed_collection_is_found_in_the_empty_path_only(installed):
