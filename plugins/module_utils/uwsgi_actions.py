@@ -7,7 +7,7 @@ tests/unit/plugins/test_uwsgi_actions.py holds that table.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Mapping, NamedTuple, Optional
+from typing import Any, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 
 class Action(NamedTuple):
@@ -37,20 +37,32 @@ RESTART_KINDS = frozenset(("unit", "socket", "env", "tls"))
 # comments) is applied by daemon-reload, which the service step runs for any changed unit; the app itself
 # needs no restart for it.
 STOP_DIRECTIVES = ("ExecStop=", "ExecStopPost=", "TimeoutStopSec=")
+# The same for a socket unit: what systemd does when it stops the socket unit (removes the unix sockets it
+# made, then runs ExecStopPost=). A socket unit changed in these alone keeps its listening sockets: no restart
+# of it (which would refuse connections while it is down), daemon-reload applies the change.
+SOCKET_STOP_DIRECTIVES = ("ExecStopPre=", "ExecStopPost=", "RemoveOnStop=")
 
 
-def unit_restart_needed(good_unit: Optional[str], unit: str) -> bool:
-    """Whether a change from the app's last good unit text (what last served; '' for none) to `unit` needs
-    a restart: any changed line but a comment, a blank line or a stop directive (STOP_DIRECTIVES)."""
-    if not good_unit:
+def unit_restart_needed(good_unit: Optional[str], unit: Optional[str],
+                        stop_directives: Tuple[str, ...] = STOP_DIRECTIVES) -> bool:
+    """Whether a change from the app's last good unit text (what last served; '' for none) to `unit` (None: the
+    unit goes away) needs a restart: any changed line but a comment, a blank line or a stop directive
+    (STOP_DIRECTIVES; SOCKET_STOP_DIRECTIVES for a socket unit)."""
+    if not good_unit or unit is None:
         return True
     old, new = good_unit.splitlines(), unit.splitlines()
     changed = [line for line in old if line not in new] + [line for line in new if line not in old]
-    return any(line.strip() and not line.startswith("#") and not line.startswith(STOP_DIRECTIVES) for line in changed)
+    return any(line.strip() and not line.startswith("#") and not line.startswith(stop_directives) for line in changed)
+
+
+def socket_restart_needed(good_socket_unit: Optional[str], socket_unit: Optional[str]) -> bool:
+    """Whether a change from the app's last good socket unit to `socket_unit` (None: none any more) needs its
+    socket unit restarted, and the app stopped first: any change but one in its stop directives alone."""
+    return unit_restart_needed(good_socket_unit, socket_unit, SOCKET_STOP_DIRECTIVES)
 
 
 def choose_action(was_running: bool, changed: Iterable[str], restart_needed: bool = False, install_changed: bool = False,
-                  packages_changed: bool = False, unit_restart: bool = True) -> str:
+                  packages_changed: bool = False, unit_restart: bool = True, socket_restart: bool = True) -> str:
     """The gentlest action that applies this run's change to one app.
 
     was_running      the app was running before the run touched it
@@ -61,6 +73,8 @@ def choose_action(was_running: bool, changed: Iterable[str], restart_needed: boo
     unit_restart     a unit change needs a restart (unit_restart_needed); when only its stop directives
                      changed, daemon-reload applies it and the app is reloaded instead (so that the change
                      is health-checked and kept as last good like any other)
+    socket_restart   a socket unit change needs a restart (socket_restart_needed); when only its stop directives
+                     changed, likewise daemon-reload and a reload
 
       start    the app was not running (new, stopped or failed)
       restart  its unit, socket unit or secrets file changed (systemd reads them when the app starts), its TLS
@@ -74,7 +88,9 @@ def choose_action(was_running: bool, changed: Iterable[str], restart_needed: boo
     if not was_running:
         return "start"
     restart_kinds = changed & RESTART_KINDS
-    stop_only = restart_kinds == {"unit"} and not unit_restart
+    # Unit and socket unit changes that systemd only reads when it stops them (daemon-reload applies them).
+    at_stop = {kind for kind, needed in (("unit", unit_restart), ("socket", socket_restart)) if not needed}
+    stop_only = bool(restart_kinds) and restart_kinds <= at_stop
     if install_changed or (restart_kinds and not stop_only) or ("ini" in changed and restart_needed):
         return "restart"
     if "ini" in changed or packages_changed or stop_only:

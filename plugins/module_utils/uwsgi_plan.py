@@ -55,8 +55,9 @@ def plan_app(record: Any, shown: Shown, install_changed: bool = False, packages_
     was_running = unit.get("SubState") == "running"
     changed = set(record.changed)
     action = actions.choose_action(was_running, changed, record.restart_needed, install_changed, packages_changed,
-                                   record.unit_restart)
-    socket_changed = "socket" in changed
+                                   record.unit_restart, record.socket_restart)
+    # A socket unit changed in its stop directives alone keeps its sockets: daemon-reload applies it.
+    socket_changed = "socket" in changed and record.socket_restart
     socket_verb, enable_socket = None, False
     if record.activated:
         active = sock.get("ActiveState") == "active"
@@ -139,7 +140,7 @@ def plan_rollback(apps: Mapping[str, Any], service: Optional[Mapping[str, Any]],
             continue
         entry = done.get(name) or {}
         plans[name] = RollbackApp(
-            name=name, restore=name in good, touched=name in touched, let_go="socket" in kinds,
+            name=name, restore=name in good, touched=name in touched, let_go="socket" in kinds and record.socket_restart,
             reload_units=bool(kinds & {"unit", "socket", "env"}), action=entry.get("action", "none"),
             enabled=tuple(entry.get("enabled") or ()), disabled=tuple(entry.get("disabled") or ()))
     return plans

@@ -30,6 +30,8 @@ class AppRecord:
     changed         which of its files this run wrote, or found written but never proven (KINDS order)
     restart_needed  an option a graceful reload cannot apply differs from its last good ini
     unit_restart    a change of its unit needs a restart (not only its stop directives changed)
+    socket_restart  a change of its socket unit needs the socket unit restarted (not only its stop directives
+                    changed)
     left_out        the role's defaults this host's Python and uWSGI do not get: [{option, why}]
     release         for an app with releases, what uwsgi_facts planned for it (uwsgi_release.plan); else None
                     (and absent on the wire)
@@ -46,6 +48,7 @@ class AppRecord:
     changed: Tuple[str, ...] = ()
     restart_needed: bool = False
     unit_restart: bool = True
+    socket_restart: bool = True
     left_out: Tuple[Dict[str, str], ...] = ()
     release: Optional[Dict[str, Any]] = None
 
@@ -59,6 +62,7 @@ class AppRecord:
             reload_marker=result.get("reload_marker") or None, changed=tuple(result.get("changed") or ()),
             restart_needed=bool(result.get("restart_needed", False)),
             unit_restart=bool(result.get("unit_restart", True)),
+            socket_restart=bool(result.get("socket_restart", True)),
             left_out=tuple(dict(item) for item in result.get("left_out") or ()),
             release=dict(result["release"]) if result.get("release") is not None else None)
 

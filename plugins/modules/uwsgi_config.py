@@ -99,7 +99,8 @@ apps:
       (the file its master makes anew on a reload) what the health check waits on.
     - C(changed) lists which of its files (ini, unit, socket, env, tls) this run wrote, or found written but never
       proven; C(restart_needed) says an option a reload cannot apply changed; C(unit_restart) that its unit's
-      change needs a restart; C(left_out) the defaults this host does not get, each with why.
+      change needs a restart; C(socket_restart) that its socket unit's change needs the socket unit restarted
+      (not only its stop directives changed); C(left_out) the defaults this host does not get, each with why.
     - C(release), only for an app with releases, is what M(pyops.uwsgi.uwsgi_facts) planned for it (C(uwsgi_release.plan)).
   returned: always
   type: dict
@@ -112,6 +113,7 @@ apps:
       changed: [ini]
       restart_needed: false
       unit_restart: true
+      socket_restart: true
       health: {enabled: true, path: /, status: [200], host: localhost, timeout: 60, socket: 127.0.0.1:8080, protocol: http}
       reload_marker: /run/uwsgi-hello/master.fifo
       pidfile: /run/uwsgi-hello/uwsgi.pid
@@ -352,6 +354,8 @@ def plan_app(run, app):
         restart_needed=state.restart_needed(where["good_ini"], options, role.get("restart_options") or []),
         # A unit changed in its stop directives alone is applied by daemon-reload and a reload.
         unit_restart=actions.unit_restart_needed(state.read_text(where["good_unit"]), wanted["unit"]),
+        # So is a socket unit changed in its stop directives alone: it keeps its sockets.
+        socket_restart=actions.socket_restart_needed(state.read_text(where["good_socket_unit"]), wanted["socket"]),
         # The defaults this host's Python and uWSGI do not get, each with why (the role shows them).
         left_out=tuple({"option": key, "why": why} for key, why in
                        model.left_out_options(app, role, run.python_version, run.uwsgi_version, run.plugins)),

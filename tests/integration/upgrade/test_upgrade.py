@@ -9,11 +9,14 @@ with its delta), and the defaults stop quietly (each ini gains skip-atexit-teard
 hook, py-import; a socket-activated app's ini has vacuum off and its unit an ExecStopPost= instead; each
 unit's ExecStop polls the master every 0.02 s); and the worker counts and reload-on-rss are sized from the
 host (issue 22: PREVIOUS wrote processes 8, cheaper 2, cheaper-initial 2, cheaper-step 2, reload-on-rss 2048
-on every host; the lifetimes' stagger follows processes). So the first run of this checkout changes exactly
-those lines of each ini and unit and applies them with a graceful reload (a unit change in stop directives only
-needs systemd's daemon-reload, not a restart: uwsgi_actions.STOP_DIRECTIVES), every master keeps its PID,
-and the socket units, the secrets file and their last good copies stay byte for byte and inode for
-inode; a second run changes no file and takes no action.
+on every host; the lifetimes' stagger follows processes); and a socket unit, once stopped, leaves nothing
+of its app in /run (issue 23: RemoveOnStop= and an ExecStopPost= that removes the runtime directory). So
+the first run of this checkout changes exactly those lines of each ini, unit and socket unit and applies them
+with a graceful reload (a unit or socket unit change in stop directives only needs systemd's daemon-reload,
+not a restart: uwsgi_actions.STOP_DIRECTIVES and SOCKET_STOP_DIRECTIVES), every master keeps its PID, the
+socket unit keeps its listening sockets (not restarted: no connection refused), and the secrets file and its
+last good copy stay byte for byte and inode for inode; a second run changes no file and takes no action.
+The socket unit started under the old file then applies the new stop directives when it stops.
 """
 
 import json
@@ -31,6 +34,9 @@ PREVIOUS = "88cb4545063087591f6141edbf98413537b73d7d"
 APPS = ["upgraded", "upgraded-own"]
 UNITS = [f"uwsgi-{name}.service" for name in APPS]
 PLAYBOOK = REPO / "molecule" / "upgrade" / "deploy.yml"
+# The socket-activated app's socket unit and the unix socket it makes.
+SOCKET_UNIT = "uwsgi-upgraded.socket"
+SOCKET_FILE = "/run/uwsgi-upgraded/uwsgi.sock"
 WATCHED = ("/etc/uwsgi-production/{0}.ini /etc/systemd/system/uwsgi-{0}.service /etc/systemd/system/uwsgi-{0}.socket "
            "/etc/uwsgi-production/{0}.env /etc/uwsgi-production/last-good/{0}.ini "
            "/etc/uwsgi-production/last-good/uwsgi-{0}.service /etc/uwsgi-production/last-good/uwsgi-{0}.socket "
@@ -74,8 +80,11 @@ def state(host):
     entries = {line.split()[-1]: (line, sums.get(line.split()[-1])) for line in listing if line.split()[-1].startswith("/")}
     pids = {unit: unit_properties(host, unit, "MainPID", "ActiveState") for unit in UNITS}
     texts = {path: host.file(path).content_string for path in entries
-             if path.endswith((".ini", ".service")) and "/last-good/" not in path}
-    return entries, pids, texts
+             if path.endswith((".ini", ".service", ".socket")) and "/last-good/" not in path}
+    # The socket unit's listening: when it last started, and the inode of the unix socket it made.
+    listening = dict(unit_properties(host, SOCKET_UNIT, "ActiveEnterTimestampMonotonic", "ActiveState"),
+                     inode=host.check_output(f"stat -c %i {SOCKET_FILE}"))
+    return entries, pids, texts, listening
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +117,7 @@ def test_the_upgrade_rewrites_each_ini_and_unit_and_reloads_each_app(upgrade):
     assert outcome["config_changed"] is True, outcome
     assert outcome["changed_files"]["ini"] == sorted(APPS), outcome
     assert outcome["changed_files"]["unit"] == sorted(APPS), outcome
-    assert outcome["changed_files"]["socket"] == [] and outcome["changed_files"]["env"] == [], outcome
+    assert outcome["changed_files"]["socket"] == ["upgraded"] and outcome["changed_files"]["env"] == [], outcome
     assert outcome["actions"] == ["reload", "reload"], outcome
     assert middle[1] == before[1]  # same MainPID: a graceful reload, no restart
 
@@ -164,10 +173,21 @@ def test_the_unit_changes_are_the_stop_post_and_the_shorter_poll(upgrade):
         assert [line for line in removed if not line.startswith("#")] == [stop[0].replace("sleep 0.02", "sleep 0.1")]
 
 
-def test_socket_units_and_secrets_are_untouched(upgrade):
+def test_the_socket_unit_gains_its_stop_directives_and_keeps_its_sockets(upgrade):
+    before, middle = upgrade[0], upgrade[1]
+    path = f"/etc/systemd/system/{SOCKET_UNIT}"
+    removed, added = changed_lines(before[2][path], middle[2][path])
+    assert removed == []
+    assert [line for line in added if not line.startswith("#")] == [
+        "ExecStopPost=/bin/rm -rf -- /run/uwsgi-upgraded", "RemoveOnStop=yes"]
+    # Not restarted: it has listened since before the upgrade, on the same unix socket.
+    assert middle[3] == before[3] and before[3]["ActiveState"] == "active", (before[3], middle[3])
+
+
+def test_secrets_are_untouched(upgrade):
     before, middle = upgrade[0][0], upgrade[1][0]
-    kept = [path for path in before if path.endswith((".socket", ".env")) and "/last-good/" not in path]
-    assert len(kept) == 2, before
+    kept = [path for path in before if path.endswith(".env") and "/last-good/" not in path]
+    assert len(kept) == 1, before
     for path in kept:
         assert middle[path] == before[path], path  # content, inode, mode, owner and time
 
@@ -181,6 +201,7 @@ def test_a_second_run_changes_no_file_and_takes_no_action(upgrade):
     assert outcomes[1]["actions"] == [], outcomes[1]
     assert after[0] == middle[0]  # contents, inodes, modes, owners and times: nothing was rewritten
     assert after[1] == middle[1]  # same MainPID: no restart, no reload
+    assert after[3] == middle[3]  # the socket unit still listening since before the upgrade
 
 
 def test_the_reloaded_masters_run_the_sized_worker_count(host, upgrade):
@@ -197,3 +218,12 @@ def test_the_apps_still_answer(host, upgrade):
 
 def test_the_secret_never_shows_in_the_output(upgrade):
     assert "upgrade-s3cret" not in upgrade[4]
+
+
+def test_the_upgraded_socket_unit_stopped_leaves_nothing_in_run_and_serves_when_started(host, upgrade):
+    """Last: daemon-reload gave the socket unit, started under 0.1.0's file, the new stop directives."""
+    host.check_output(f"systemctl stop uwsgi-upgraded.service {SOCKET_UNIT}")
+    assert host.check_output("find /run/uwsgi-upgraded 2>/dev/null || true") == ""
+    host.check_output(f"systemctl start {SOCKET_UNIT}")
+    assert host.file(SOCKET_FILE).is_socket
+    assert http_get(host, "http://127.0.0.1:8097/")[0] == 200

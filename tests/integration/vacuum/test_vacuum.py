@@ -5,9 +5,13 @@ stop was removed by uWSGI itself; the control app with vacuum off shows the file
 vacuum-on and vacuum-off bind their own socket (socket_activation: false); vacuum-activated is the
 role's default, where systemd holds the socket: there vacuum is off (it would only log a VACUUM
 WARNING about that socket) and the unit's ExecStopPost= removes the pidfile2 and stats socket,
-leaving the socket alone. quiet-activated and quiet-own are a Flask app with an atexit handler:
+leaving the socket alone; once its socket unit stops too, systemd removes the socket (RemoveOnStop=) and
+the socket unit's ExecStopPost= the runtime directory with uWSGI's master fifo: nothing of it stays in /run,
+and the socket unit started again serves. quiet-activated and quiet-own are a Flask app with an atexit handler:
 each stop runs it and logs no warning.
 """
+
+import re
 
 import pytest
 from hostcheck import unit_properties, uwsgi_get, uwsgi_processes, wait_for
@@ -87,6 +91,50 @@ def test_with_socket_activation_vacuum_leaves_the_socket_to_systemd(host):
     status, body = uwsgi_get(host, sock)
     assert (status, body) == (200, "hello from uWSGI\n")
     assert unit_properties(host, f"uwsgi-{ACTIVATED}.service", "ActiveState")["ActiveState"] == "active"
+    host.check_output(f"systemctl stop uwsgi-{ACTIVATED}.service uwsgi-{ACTIVATED}.socket")
+
+
+# --- Under socket activation, both units stopped: nothing of the app stays in /run -----------------------
+
+RUNTIME = f"/run/uwsgi-{ACTIVATED}"
+# Every runtime file of the app while it serves: systemd's socket, and uWSGI's pidfile2, stats socket and
+# master fifo, in the runtime directory (its ini names no other path under /run).
+RUNTIME_FILES = [RUNTIME] + [f"{RUNTIME}/{name}" for name in ("master.fifo", "stats.sock", "uwsgi.pid", "uwsgi.sock")]
+
+
+def runtime_files(host):
+    return sorted(host.check_output(f"find {RUNTIME} 2>/dev/null || true").split())
+
+
+def test_the_activated_apps_ini_names_no_runtime_path_outside_its_runtime_directory(host):
+    ini = host.file(f"/etc/uwsgi-production/{ACTIVATED}.ini").content_string
+    assert sorted(set(re.findall(r"/run/[^\s,;]+", ini))) == sorted(set(RUNTIME_FILES[1:]) - {f"{RUNTIME}/uwsgi.sock"})
+    socket_unit = host.file(f"/etc/systemd/system/uwsgi-{ACTIVATED}.socket").content_string
+    assert re.findall(r"^ListenStream=(/.*)$", socket_unit, re.M) == [f"{RUNTIME}/uwsgi.sock"]
+
+
+@pytest.mark.parametrize("stop", [f"uwsgi-{ACTIVATED}.service uwsgi-{ACTIVATED}.socket", f"uwsgi-{ACTIVATED}.socket"],
+                         ids=["both units", "the socket unit alone"])
+def test_with_socket_activation_stopping_both_units_leaves_no_runtime_file(host, stop):
+    host.check_output(f"systemctl start uwsgi-{ACTIVATED}.socket uwsgi-{ACTIVATED}.service")
+    assert runtime_files(host) == RUNTIME_FILES, "every runtime file exists while the app serves"
+    owner = (host.file(RUNTIME).user, host.file(RUNTIME).group)
+    host.check_output(f"systemctl stop {stop}")
+    for unit in (f"uwsgi-{ACTIVATED}.service", f"uwsgi-{ACTIVATED}.socket"):
+        assert unit_properties(host, unit, "ActiveState", "Result") == {"ActiveState": "inactive", "Result": "success"}
+    # systemd removed the socket it made (RemoveOnStop=), the socket unit's ExecStopPost= the directory with
+    # uWSGI's fifo; the service's ExecStopPost= had removed the pidfile2 and stats socket.
+    assert runtime_files(host) == []
+    assert [path for path in RUNTIME_FILES if host.file(path).exists] == []
+    # Started again, the socket unit makes the directory and the socket as before, and the socket serves.
+    host.check_output(f"systemctl start uwsgi-{ACTIVATED}.socket")
+    sock = host.file(f"{RUNTIME}/uwsgi.sock")
+    assert sock.is_socket and sock.mode == 0o660
+    assert (host.file(RUNTIME).user, host.file(RUNTIME).group) == owner
+    assert host.file(RUNTIME).mode == 0o755
+    assert uwsgi_get(host, f"{RUNTIME}/uwsgi.sock") == (200, "hello from uWSGI\n")
+    assert unit_properties(host, f"uwsgi-{ACTIVATED}.service", "ActiveState")["ActiveState"] == "active"
+    assert runtime_files(host) == RUNTIME_FILES
     host.check_output(f"systemctl stop uwsgi-{ACTIVATED}.service uwsgi-{ACTIVATED}.socket")
 
 

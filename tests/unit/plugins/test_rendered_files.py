@@ -404,6 +404,17 @@ def test_socket_activated_app_has_vacuum_off_and_the_unit_removes_uwsgis_own_fil
         "ExecStopPost=+/bin/rm -f -- /run/uwsgi-demo/uwsgi.pid /run/uwsgi-demo/stats.sock"]
 
 
+def test_the_socket_unit_leaves_nothing_of_the_app_in_run_when_it_stops(rendered):
+    """systemd removes the socket it made, then the runtime directory goes; the next start makes it again."""
+    socket = rendered[2].splitlines()
+    assert "RemoveOnStop=yes" in socket
+    assert unit_lines(rendered[2], "ExecStopPost=") == ["ExecStopPost=/bin/rm -rf -- /run/uwsgi-demo"]
+    assert unit_lines(rendered[2], "ExecStartPre=") == [
+        "ExecStartPre=/usr/bin/install -d -o uwsgi -g uwsgi -m 0755 /run/uwsgi-demo"]
+    # The service only stops after the socket unit's removal can run: it Requires= and is After= it.
+    assert {"Requires=uwsgi-demo.socket", "After=uwsgi-demo.socket"} <= set(rendered[1].splitlines())
+
+
 def test_an_app_binding_its_own_sockets_keeps_vacuum_and_has_no_stop_post(tmp_path):
     ini, unit, _socket = render(tmp_path, dict(APP, socket_activation=False))
     assert "vacuum = true" in ini_lines(ini)

@@ -175,6 +175,42 @@ def test_a_stop_directives_change_is_a_reload_and_with_anything_else_a_restart()
     assert actions.choose_action(False, ["unit"], unit_restart=False) == "start"
 
 
+SOCKET = """[Socket]
+ExecStartPre=/usr/bin/install -d -o a -g a -m 0755 /run/uwsgi-a
+ListenStream=/run/uwsgi-a/uwsgi.sock
+SocketMode=0660
+TriggerLimitIntervalSec=0
+"""
+STOPPED_CLEAN = "TriggerLimitIntervalSec=0\n# Nothing stays.\nRemoveOnStop=yes\nExecStopPost=/bin/rm -rf -- /run/uwsgi-a\n"
+
+
+@pytest.mark.parametrize("new, restart", [
+    (SOCKET, False),
+    (SOCKET.replace("TriggerLimitIntervalSec=0\n", STOPPED_CLEAN), False),   # what this release adds to 0.1.0's
+    (SOCKET + "ExecStopPre=/bin/true\n", False),
+    (SOCKET.replace("uwsgi.sock", "other.sock"), True),                        # new listening sockets
+    (SOCKET + "ListenStream=127.0.0.1:8080\n", True),
+    (SOCKET.replace("0660", "0666"), True),
+    (SOCKET.replace("install -d", "install -d -v"), True),                    # runs at start: read at the next one
+    (SOCKET + "TimeoutStopSec=5\n", True),                                   # a service's stop directive is not one
+    (None, True),                                                             # socket activation turned off
+])
+def test_a_socket_unit_changed_in_its_stop_directives_alone_keeps_its_sockets(new, restart):
+    assert actions.socket_restart_needed(SOCKET, new) is restart
+    assert actions.socket_restart_needed(None, new) is True  # socket activation turned on: nothing to compare with
+
+
+def test_a_socket_units_stop_directives_change_is_a_reload_and_with_anything_else_a_restart():
+    assert actions.choose_action(True, ["socket"], socket_restart=False) == "reload"
+    assert actions.choose_action(True, ["socket", "unit", "ini"], unit_restart=False, socket_restart=False) == "reload"
+    assert actions.choose_action(True, ["socket", "unit"], socket_restart=False) == "restart"
+    assert actions.choose_action(True, ["socket", "unit"], unit_restart=False) == "restart"
+    assert actions.choose_action(True, ["socket", "env"], socket_restart=False) == "restart"
+    assert actions.choose_action(True, ["socket", "ini"], restart_needed=True, socket_restart=False) == "restart"
+    assert actions.choose_action(True, ["socket"]) == "restart"
+    assert actions.choose_action(False, ["socket"], socket_restart=False) == "start"
+
+
 # --- releases: which release each app was pointed back at, and whether it serves (actions.release_report) ---
 
 HEALTHY = {"status": 200, "attempts": 1, "elapsed": 0.01}

@@ -39,6 +39,10 @@ PLANS = [
      ("ini", "socket"), True, RUNNING, LISTENING,
      dict(action="restart", stop_unit=True, drop_socket=False, socket_verb="restart", enable_socket=False,
           enable_unit=False)),
+    ("a socket unit changed in its stop directives alone: its sockets kept, a reload (daemon-reload applies it)",
+     ("socket",), True, RUNNING, LISTENING,
+     dict(action="reload", stop_unit=False, drop_socket=False, socket_verb=None, enable_socket=False,
+          enable_unit=False)),
     ("socket activation turned off: stop, socket unit stopped and disabled, restart",
      ("ini", "unit", "socket"), False, RUNNING, LISTENING,
      dict(action="restart", stop_unit=True, drop_socket=True, socket_verb=None, enable_socket=False, enable_unit=False)),
@@ -58,7 +62,10 @@ PLANS = [
 
 @pytest.mark.parametrize("label, changed, activated, unit, sock, expected", PLANS, ids=[row[0] for row in PLANS])
 def test_each_apps_plan(label, changed, activated, unit, sock, expected):
-    app_plan = uwsgi_plan.plan_app(record(changed=changed, activated=activated), shown(unit=unit, sock=sock))
+    # socket_restart as uwsgi_config says it: False only where the socket unit changed in its stop directives alone.
+    stop_only = "stop directives alone" in label
+    app_plan = uwsgi_plan.plan_app(record(changed=changed, activated=activated, socket_restart=not stop_only),
+                                   shown(unit=unit, sock=sock))
     assert {key: getattr(app_plan, key) for key in expected} == expected, label
 
 
@@ -114,6 +121,17 @@ def test_the_service_step_turns_socket_activation_off_and_says_which_link_it_rem
     entry = step.result["apps"]["hello"]
     assert (entry["action"], entry["disabled"], entry["enabled"]) == ("restart", ["uwsgi-hello.socket"], [])
     assert step.result["touched"] == ["hello"] and step.result["changed"]
+
+
+def test_a_socket_unit_changed_in_its_stop_directives_alone_is_neither_stopped_nor_restarted():
+    """The upgrade that adds RemoveOnStop= and ExecStopPost= to every socket unit: no request refused."""
+    apps = {"hello": record(changed=("unit", "socket"), unit_restart=False, socket_restart=False)}
+    module = module_for(apps, {"uwsgi-hello.service": RUNNING, "uwsgi-hello.socket": LISTENING})
+    step = uwsgi_service.Step(module, uwsgi_service.Systemd(module))
+    uwsgi_service.plan(step)
+    uwsgi_service.apply(step)
+    assert systemctl_calls(module) == [["daemon-reload"], ["reload", "uwsgi-hello.service"]]
+    assert step.result["apps"]["hello"]["action"] == "reload"
 
 
 def test_a_new_app_is_bound_started_and_enabled_and_says_what_it_enabled():

@@ -10,6 +10,7 @@ from ansible_collections.pyops.uwsgi.plugins.modules import uwsgi_config
 RESULT = {
     "unit": "uwsgi-hello.service", "socket_unit": "uwsgi-hello.socket", "group": "uwsgi", "activated": True,
     "changed": ["ini", "socket"], "restart_needed": False, "unit_restart": True,
+    "socket_restart": False,
     "health": {"enabled": True, "path": "/", "status": [200], "host": "localhost", "timeout": 60,
                "socket": "127.0.0.1:8080", "protocol": "http"},
     "reload_marker": "/run/uwsgi-hello/master.fifo", "pidfile": "/run/uwsgi-hello/uwsgi.pid",
@@ -30,6 +31,7 @@ def test_a_result_without_changed_or_optional_keys_reads_as_nothing_changed():
     bare = {key: RESULT[key] for key in ("unit", "socket_unit", "group", "activated", "health", "pidfile")}
     record = AppRecord.from_result("hello", bare)
     assert (record.changed, record.restart_needed, record.unit_restart, record.reload_marker) == ((), False, True, None)
+    assert record.socket_restart is True  # nothing known of its socket unit: a change of it restarts it
     assert uwsgi_record.records(None) == {}
 
 

@@ -15,10 +15,10 @@ HEALTH_OFF = {"enabled": False, "socket": "127.0.0.1:8080", "protocol": "http", 
               "status": [200], "timeout": 5}
 
 
-def record(name="hello", changed=(), activated=False):
+def record(name="hello", changed=(), activated=False, **more):
     return AppRecord(name=name, unit="uwsgi-%s.service" % name, socket_unit="uwsgi-%s.socket" % name, group="root",
                      activated=activated, health=HEALTH_OFF, pidfile="/run/uwsgi-%s/uwsgi.pid" % name,
-                     changed=tuple(changed))
+                     changed=tuple(changed), **more)
 
 
 def test_the_plan_lists_the_changed_apps_with_what_the_service_step_did_to_their_links():
@@ -34,6 +34,14 @@ def test_the_plan_lists_the_changed_apps_with_what_the_service_step_did_to_their
     assert plans["old"].bring_back and not plans["new"].restore and not plans["new"].bring_back
     # A run whose service step never ran: nothing was touched; an app whose sockets changed still comes back.
     assert uwsgi_plan.plan_rollback(apps, {}, ["old"])["old"].bring_back
+
+
+def test_a_socket_unit_changed_in_its_stop_directives_alone_is_not_let_go_of():
+    """Its sockets never changed: the rollback puts its file back and reloads the units, the sockets stay bound."""
+    apps = {"hello": record("hello", ("socket",), activated=True, socket_restart=False)}
+    service = {"touched": ["hello"], "apps": {"hello": {"action": "reload"}}}
+    plan = uwsgi_plan.plan_rollback(apps, service, ["hello"])["hello"]
+    assert (plan.let_go, plan.reload_units, plan.bring_back) == (False, True, True)
 
 
 @pytest.mark.parametrize("health, active, error, expected", [
