@@ -3,8 +3,9 @@
 App `mapi` is restarted, then sent, from inside the host to its own loopback, requests whose raw URIs hold
 quotes, backslashes, control bytes, percent-encoded forms and bytes that are not UTF-8 (404s, and 500s from
 /raise with the same query), and one of its workers is killed (the master logs the death and the respawn).
-Every line its journal got since the restart must be one JSON object naming the app, carry the journal
-fields that identify it, and give back each URI exactly as it was sent.
+Every line its journal got since the restart, from uWSGI's first line through its logger on, must be one
+JSON object naming the app, carry the journal fields that identify it, and give back each URI exactly as it
+was sent (before its loggers are set up, uWSGI's few first lines go to the unit's own journal stream).
 """
 
 import base64
@@ -92,12 +93,16 @@ def test_json_logs_of_hostile_requests_and_master_lines(host):
 
     entries = wait_for(lines, timeout=30, interval=1.0)
     assert entries, journal(host, "--after-cursor", start, "-u", UNIT)
-    # uWSGI writes what it does before it has read its ini (and so its logger) to its stdout, which the journal
-    # keeps as the unit's own plain lines: only those are not the encoder's.
-    own = [message(entry) for entry in entries if "PYOPS_LOG_KIND" not in entry]
-    print("the unit's own lines:", own)
-    assert all(text.startswith(b"[uWSGI] getting INI configuration from ") for text in own), own
-    entries = [entry for entry in entries if "PYOPS_LOG_KIND" in entry]
+    # What uWSGI writes before it has set its loggers up (the ini it reads, the sockets it inherits) goes to its
+    # stdout, which the journal keeps as the unit's own plain lines: those come first, and every line after the
+    # encoder's first one is the encoder's.
+    first = next(index for index, entry in enumerate(entries) if "PYOPS_LOG_KIND" in entry)
+    print("the unit's own lines, before its logger:", [message(entry) for entry in entries[:first]])
+    assert entries[0]["_SYSTEMD_UNIT"] == UNIT
+    assert message(entries[0]).startswith(b"[uWSGI] getting INI configuration from "), entries[0]
+    later = [message(entry) for entry in entries[first:] if "PYOPS_LOG_KIND" not in entry]
+    assert not later, later
+    entries = entries[first:]
     records = []
     for entry in entries:
         # Every other line the app's journal got since the restart: one JSON object, with the app's fields.
