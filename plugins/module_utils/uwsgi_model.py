@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_address as host_port
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as code_release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_sizing as sizing
 
@@ -501,10 +502,9 @@ def http_ports(options: Options) -> List[int]:
     https_items = [https_address(item) for item in as_list(options.get(HTTPS_KIND)) if isinstance(item, str)]
     items = as_list(options.get("http-socket")) + https_items
     for item in items:
-        if isinstance(item, str):
-            head, sep, port = item.rpartition(":")
-            if sep and port.isdigit() and port.isascii():
-                ports.append(int(port))
+        port = host_port.port(item)
+        if port is not None:
+            ports.append(port)
     return ports
 
 

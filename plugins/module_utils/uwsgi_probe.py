@@ -12,6 +12,8 @@ import struct
 import time
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_address as host_port
+
 
 def _connect(address, timeout):
     if address.startswith("/"):
@@ -23,16 +25,13 @@ def _connect(address, timeout):
             sock.close()
             raise
         return sock
-    host, _sep, port = address.rpartition(":")
-    host = host.strip("[]")
     # uWSGI's "any address" forms are asked on loopback.
-    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1"}.get(host, host)
-    return socket.create_connection((host, int(port)), timeout=timeout)
+    return socket.create_connection(host_port.target(address), timeout=timeout)
 
 
 def _uwsgi_packet(path, host, address):
     path_info, _sep, query = path.partition("?")
-    port = "0" if address.startswith("/") else address.rpartition(":")[2]
+    port = "0" if address.startswith("/") else str(host_port.port(address))
     env = {
         "REQUEST_METHOD": "GET",
         "REQUEST_URI": path,

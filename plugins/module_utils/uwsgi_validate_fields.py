@@ -13,6 +13,7 @@ import re
 
 from collections.abc import Mapping
 
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_address as host_port
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_rules as release_rules
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_validate_jinja import (
@@ -55,8 +56,6 @@ TEXT_KEYS = ("module", "wsgi_file", "chdir", "virtualenv", "socket", "http_socke
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 VARIABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 ACCOUNT_NAME = r"^[a-z_][a-z0-9_-]{0,31}$"
-HTTP_SOCKET = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$"
-LOOPBACK = r"^(127(\.[0-9]{1,3}){3}|localhost|\[::1\]):[0-9]{1,5}$"
 MULE_FILE = r"^/.+\.py$"
 MULE_FUNCTION = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"
 LOCK_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
@@ -199,8 +198,7 @@ def _https(inputs):
             continue
         with_https.append(app.get("name"))
         address, certificate = value.get("address"), value.get("certificate")
-        port = to_int(re.sub("^.*:", "", address)) if is_str(address) else 0
-        if not (is_str(address) and re.fullmatch(HTTP_SOCKET.strip("^$"), address) and 1 <= port <= 65535):
+        if not host_port_form(address):
             yield "%s.address = %s %s." % (base, to_json(address), HTTPS_RULE)
         if not (is_str(certificate) and PEM_CERTIFICATE.search(certificate) and "\x00" not in certificate):
             yield "%s.certificate (app %s) %s." % (base, to_json(app.get("name")), CERTIFICATE_RULE)
@@ -281,8 +279,7 @@ def _http_socket(inputs):
         value = app.get("http_socket")
         if not (is_str(value) and value):
             continue
-        port = to_int(re.sub("^.*:", "", value))
-        if not (match(HTTP_SOCKET, value) and 1 <= port <= 65535):
+        if not host_port_form(value):
             yield ("uwsgi_production_apps[%d].http_socket = %s must be HOST:PORT (for example 127.0.0.1:8080, [::1]:8080,"
                    " or :8080 for every address) with a port from 1 to 65535." % (index, to_json(value)))
 
@@ -441,6 +438,19 @@ def _caches(inputs):
                    % (index, number, key, to_json(app["caches"][number].get(key)), CACHE_RULES[key]))
 
 
+def host_port_form(value):
+    """Whether a value is HOST:PORT with a port from 1 to 65535 (what its host may be is the shape rules')."""
+    parts = host_port.split(value)
+    return parts is not None and 1 <= parts[1] <= 65535
+
+
+def _loopback(value):
+    try:
+        return host_port.is_loopback(host_port.parse(value))
+    except ValueError:
+        return False
+
+
 def _stats(inputs):
     for index, app in inputs.deployed:
         if app.get("stats") is None:
@@ -451,9 +461,7 @@ def _stats(inputs):
         if kind not in STATS_RULES:
             # Not a type the argument spec allows (null): neither rule can hold.
             yield "uwsgi_production_apps[%d].stats.type = %s must be unix or http." % (index, to_json(kind))
-        elif not ((kind == "unix" or match(LOOPBACK, address))
-                  and (kind == "unix" or 1 <= to_int(re.sub("^.*:", "", address)) <= 65535)
-                  and (kind == "http" or value is None)):
+        elif not ((kind == "unix" or _loopback(address)) and (kind == "http" or value is None)):
             yield "uwsgi_production_apps[%d].stats.address = %s %s." % (index, to_json(value), STATS_RULES[kind])
 
 
