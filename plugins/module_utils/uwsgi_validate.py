@@ -25,11 +25,14 @@ Plain functions of plain data, tested in-process (tests/unit/plugins/test_uwsgi_
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Callable
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_fields as fields
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_host as host_rules
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_injection as injection
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_privilege as privilege
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_shape as shape
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_validate_jinja import as_dict
 
 PREFIX = fields.PREFIX
@@ -85,8 +88,8 @@ def _effective_options(app, role):
 # The rules of the role's Jinja preflight up to 0.1.0, in its order, with its messages.
 JINJA_RULES = fields.JINJA_RULES
 # Then: an app's HTTPS socket, certificate and key, its release; nothing smuggles a line into a file, identity and
-# privilege are the role's.
-RULES = JINJA_RULES + fields.LATER_RULES + injection.RULES + privilege.RULES
+# privilege are the role's; every value has a shape that works where the role puts it.
+RULES = JINJA_RULES + fields.LATER_RULES + injection.RULES + privilege.RULES + shape.RULES
 
 
 def violations(variables, somaxconn=None):
@@ -109,3 +112,12 @@ def needs_somaxconn(variables):
     for app in apps if isinstance(apps, list) else []:
         keys += list(as_dict(app.get("options") if isinstance(app, Mapping) else None))
     return "listen" in keys
+
+
+def validate_host(apps: list, role: dict, isdir: Callable[[str], bool]) -> list:
+    """Every violation of the rules that need the host (uwsgi_validate_host), as messages: `apps` are
+    uwsgi_production_apps, `role` the role's variables without their prefix, `isdir` the host's answer to
+    whether a path is a directory. Run by uwsgi_facts on the host, after validate() passed."""
+    variables = {PREFIX + key: value for key, value in role.items()}
+    variables[PREFIX + "apps"] = apps
+    return host_rules.violations(Inputs(variables, None), isdir)

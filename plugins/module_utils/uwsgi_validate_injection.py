@@ -28,7 +28,7 @@ UNIT_KEY = r"[A-Za-z][A-Za-z0-9]*"
 COMMAND_LINE_UNSAFE = r"[\s\"'\\$]"
 # The characters that the environment, secrets and crons rules already report in their values.
 REPORTED_BREAKS = "\n\r"
-# The kinds of field of _rendered() that are keys (the message's variable shows them).
+# The kinds of field of rendered() that are keys (the message's variable shows them).
 KEY_KINDS = ("ini key", "unit key", "variable name", "key")
 
 LINE_BREAK_RULE = "must not hold a line break or NUL: the role writes it into %s, where it would start a line of its own"
@@ -68,7 +68,7 @@ def _mapping(base, value, key_kind, value_kind, target):
     return fields
 
 
-def _rendered(inputs):
+def rendered(inputs):
     """(variable, value, kind, file) of every key and value the role renders into a file."""
     every_ini, every_unit = "every app's ini", "every app's unit"
     fields = _mapping("uwsgi_production_options", inputs.get("options"), "ini key", "value", every_ini)
@@ -127,7 +127,7 @@ def _ini_key_broken(key):
 
 # Values are never shown for the secrets: the message names the app and the variable only.
 def _file_structure(inputs):
-    for path, value, kind, target in _rendered(inputs):
+    for path, value, kind, target in rendered(inputs):
         if not isinstance(value, str):
             continue
         if kind == "secret":

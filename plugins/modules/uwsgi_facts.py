@@ -26,6 +26,9 @@ description:
   - Fails, before anything on the host changes, when an app's existing virtualenv was made by another
     Python (major.minor) than the one uWSGI embeds (C(uwsgi_production_python); Debian's
     C(/usr/bin/python3) with the system method), because uWSGI could not import the app's packages from it.
+  - Fails the same way, with every message at once, when an app's C(chdir) is not a directory on the host, or when
+    a unix socket uWSGI binds itself (socket activation off) is in a directory the host does not have
+    (plugins/module_utils/uwsgi_validate_host.py).
   - The internal module of the role C(pyops.uwsgi.uwsgi_production).
 author:
   - pyops engineers (@pyops)
@@ -186,6 +189,7 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release a
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_sizing as sizing
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate as validator
 
 PLAIN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 
@@ -331,6 +335,8 @@ def main():
     python = embedding_python(role)
     embedded = state.python_version(module.run_command, python)
     wrong = venv_mismatches(apps, existing, embedded, python)
+    # What the apps name exists on the host (their chdir, the directory of a unix socket uWSGI binds itself).
+    wrong += validator.validate_host(apps, role, os.path.isdir)
     if wrong:
         module.fail_json(msg="\n".join(wrong), python_version=embedded)
     releases, builds, errors = read_releases(present, role)

@@ -21,6 +21,10 @@ description:
     file's structure (a line break or NUL, an ini key with C(=) or starting with C(;), C(#) or C([), ...), and
     the app's identity and privilege are the role's alone (C(unit_hardening) only sets the allow-list of
     sandboxing directives; no service group grants privilege).
+  - Every value has a shape that works where the role puts it (absolute paths, unix socket paths that fit a
+    socket address, addresses that parse, with no hostname under socket activation, scalar unit values,
+    health-check requests without control characters, no uWSGI expansion in what the role writes into an ini
+    from the app's own keys, a unix socket uWSGI binds itself inside the app's sandbox).
   - Runs on the controller. It reads the host's C(/proc/sys/net/core/somaxconn) (also in check mode), and
     only when some app's options set C(listen). It changes nothing.
   - The values of O(secrets) never appear in its result; the rules on them name the app and the variable only.

@@ -36,11 +36,13 @@ SECRET = "s3cret-value-never-shown"
 
 
 DELETE = object()
+# The apps' chdir: a directory this machine has, since uwsgi_facts checks that it exists on the host.
+CHDIR = str(REPO)
 
 
 def app(**changes):
     """A valid app, with `changes` laid over it (the value DELETE deletes a key)."""
-    base = {"name": "shop", "module": "shop.wsgi:application", "chdir": "/srv/shop"}
+    base = {"name": "shop", "module": "shop.wsgi:application", "chdir": CHDIR}
     base.update(changes)
     return {key: value for key, value in base.items() if value is not DELETE}
 
@@ -153,6 +155,28 @@ CASES = [
              uwsgi_production_apps=[dict(released(), release={"source": {"pip": ["shop==2.0"]}})]),
     bad_type("release_source_unknown_key", "uwsgi_production_apps.release.source.tarball", "Supported parameters include",
              uwsgi_production_apps=[released(source={"tarball": "shop.tgz"})]),
+    # --- shapes (issue 23): one case of each class of tests/unit/plugins/test_uwsgi_validate.py ---
+    bad("venv_relative", "uwsgi_production_venv = \"opt/uwsgi\"", "absolute path", uwsgi_production_venv="opt/uwsgi"),
+    bad("socket_longer_than_a_socket_address", "uwsgi_production_apps[0].socket", "bytes long|at most 107",
+        uwsgi_production_apps=[app(socket="/run/uwsgi-shop/" + "s" * 100)]),
+    bad("http_socket_octet_above_255", "uwsgi_production_apps[0].http_socket = \"127.0.0.256:8080\"", "0 to 255",
+        uwsgi_production_apps=[app(http_socket="127.0.0.256:8080")]),
+    bad("http_socket_hostname_under_activation", "uwsgi_production_apps[0].http_socket", "ListenStream=",
+        uwsgi_production_apps=[app(http_socket="localhost:8080")]),
+    bad("hardening_value_dict", "uwsgi_production_apps[0].unit_hardening.ProtectSystem", "must be a scalar",
+        uwsgi_production_apps=[app(unit_hardening={"ProtectSystem": {"strict": True}})]),
+    bad("health_path_crlf", "uwsgi_production_apps[0].health_check.path", "control character",
+        uwsgi_production_apps=[app(health_check={"path": "/\r\nX-Injected: 1"})]),
+    bad("module_uwsgi_expansion", "uwsgi_production_apps[0].module = \"shop:app%(x)\"", "uWSGI expands them",
+        uwsgi_production_apps=[app(module="shop:app%(x)")]),
+    bad("socket_outside_the_sandbox", "uwsgi_production_apps[0].socket", "where the app can create it",
+        uwsgi_production_apps=[app(socket="/srv/shop/shop.sock", socket_activation=False)]),
+    # --- what the apps name exists on the host (uwsgi_facts, the run's first call on the host) ---
+    Case("chdir_missing_on_the_host", {"uwsgi_production_apps": [app(chdir="/nonexistent/pyops-chdir")]},
+         "uwsgi_production_apps[0].chdir = \"/nonexistent/pyops-chdir\"", ["directory on the host"], stops_at=FACTS),
+    Case("socket_directory_missing_on_the_host", {"uwsgi_production_apps": [app(
+        socket="/nonexistent/pyops-run/shop.sock", writable_paths=["/nonexistent/pyops-run"], socket_activation=False)]},
+         "uwsgi_production_apps[0].socket", ["(/nonexistent/pyops-run does not)"], stops_at=FACTS),
     # --- good inputs: every check passes ---
     good("good_readme_example", uwsgi_production_apps=[app(
         virtualenv="/srv/shop/venv", http_socket="127.0.0.1:8080",

@@ -11,6 +11,7 @@ over the role's defaults, as the role's task does.
 
 import base64
 import copy
+import json
 import pathlib
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import yaml
 
 from ansible_collections.pyops.uwsgi.plugins.action import uwsgi_validate as action
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate as validator
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_shape as shape
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "uwsgi_production"
@@ -477,6 +479,143 @@ INJECTION_CASES = [
          uwsgi_production_unit_hardening={**DEFAULTS["uwsgi_production_unit_hardening"], "ProtectProc": None, "UMask": "0077"}),
 ]
 CASES += INJECTION_CASES
+
+# The shape rules (issue 23): each value that becomes a path, an address, a unit directive, a request or an
+# ini value has a shape that works there. Classes of cases, each refused naming the variable, its value and the rule.
+LONG_SOCKET = "/run/uwsgi-shop/" + "s" * (107 - len("/run/uwsgi-shop/") - len(".sock")) + ".sock"  # 107 bytes: fits
+EXPANSIONS = ["%(x)", "%n", "$(HOME)", "@(/etc/shadow)", "=(0)", "!(id)"]
+SHAPE_CASES = [
+    # --- absolute paths where a path is meant ---
+    bad("venv_relative", "uwsgi_production_venv = \"opt/uwsgi\"", "absolute path|systemd takes no relative command",
+        uwsgi_production_venv="opt/uwsgi"),
+    bad("venv_dot_relative", "uwsgi_production_venv = \"./venv\"", "absolute path", uwsgi_production_venv="./venv"),
+    bad("config_dir_relative", "uwsgi_production_config_dir = \"etc/uwsgi\"", "absolute path",
+        uwsgi_production_config_dir="etc/uwsgi"),
+    bad("chdir_relative", "uwsgi_production_apps[0].chdir = \"srv/shop\"", "absolute path|changes into it",
+        uwsgi_production_apps=[app(chdir="srv/shop")]),
+    bad("chdir_dot", "uwsgi_production_apps[0].chdir = \".\"", "absolute path", uwsgi_production_apps=[app(chdir=".")]),
+    bad("virtualenv_relative", "uwsgi_production_apps[0].virtualenv = \"venv\"", "absolute path",
+        uwsgi_production_apps=[app(virtualenv="venv")]),
+    bad("writable_path_relative", "uwsgi_production_apps[0].writable_paths[1] = \"media\"", "absolute path|ReadWritePaths=",
+        uwsgi_production_apps=[app(writable_paths=["/srv/shop/cache", "media"])]),
+    good("good_venv_relative_with_system_method", uwsgi_production_install_method="system", uwsgi_production_venv="venv",
+         uwsgi_production_apps=[app()]),
+    good("good_writable_path_may_be_missing", uwsgi_production_apps=[app(writable_paths=["-/srv/shop/cache"])]),
+    # --- a unix socket path fits a socket address (108 bytes with its NUL) ---
+    bad("socket_108_bytes", "uwsgi_production_apps[0].socket", "is 108 bytes long|at most 107",
+        uwsgi_production_apps=[app(socket=LONG_SOCKET.replace(".sock", "x.sock"))]),
+    bad("socket_far_too_long", "uwsgi_production_apps[0].socket", "bytes long|sun_path holds 108 bytes",
+        uwsgi_production_apps=[app(socket="/run/uwsgi-shop/" + "a" * 200)]),
+    bad("socket_multibyte_too_long", "uwsgi_production_apps[0].socket", "is 112 bytes long",
+        uwsgi_production_apps=[app(socket="/run/uwsgi-shop/" + "é" * 48)]),
+    bad("option_socket_too_long", "uwsgi_production_apps[0].options.socket", "bytes long",
+        uwsgi_production_apps=[app(options={"socket": ["/run/uwsgi-shop/a.sock", "/run/uwsgi-shop/" + "b" * 100]})]),
+    bad("stats_socket_too_long", "uwsgi_production_apps[0].options.stats", "bytes long",
+        uwsgi_production_apps=[app(options={"stats": "/run/uwsgi-shop/" + "c" * 110})]),
+    good("good_socket_of_107_bytes", uwsgi_production_apps=[app(socket=LONG_SOCKET)]),
+    # --- addresses through the one HOST:PORT parser ---
+    bad("http_socket_octet_above_255", "uwsgi_production_apps[0].http_socket = \"127.0.0.256:8080\"",
+        "not an IPv4 address|0 to 255", uwsgi_production_apps=[app(http_socket="127.0.0.256:8080")]),
+    bad("http_socket_five_octets", "uwsgi_production_apps[0].http_socket", "not an IPv4 address",
+        uwsgi_production_apps=[app(http_socket="10.0.0.1.2:8080")]),
+    bad("http_socket_three_octets", "uwsgi_production_apps[0].http_socket", "not an IPv4 address",
+        uwsgi_production_apps=[app(http_socket="10.0.1:8080")]),
+    bad("http_socket_bad_ipv6", "uwsgi_production_apps[0].http_socket", "not an IPv6 address",
+        uwsgi_production_apps=[app(http_socket="[::1::2]:8080")]),
+    bad("http_socket_bad_hostname", "uwsgi_production_apps[0].http_socket", "not a hostname",
+        uwsgi_production_apps=[app(http_socket="shop_host:8080", socket_activation=False)]),
+    bad("http_socket_hostname_under_activation", "uwsgi_production_apps[0].http_socket = \"localhost:8080\"",
+        "ListenStream=|not a hostname", uwsgi_production_apps=[app(http_socket="localhost:8080")]),
+    bad("http_socket_star_under_activation", "uwsgi_production_apps[0].http_socket", "ListenStream=|'*'",
+        uwsgi_production_apps=[app(http_socket="*:8080")]),
+    bad("http_socket_hostname_with_role_activation", "uwsgi_production_apps[0].http_socket", "ListenStream=",
+        uwsgi_production_socket_activation=True, uwsgi_production_apps=[app(http_socket="web.internal:8080")]),
+    bad("https_address_octet_above_255", "uwsgi_production_apps[0].https.address", "not an IPv4 address",
+        uwsgi_production_apps=[app(https={"address": "0.0.0.300:8443", "certificate": "x"})]),
+    bad("option_http_socket_octet", "uwsgi_production_apps[0].options.http-socket", "not an IPv4 address",
+        uwsgi_production_apps=[app(options={"http-socket": "192.168.1.999:8080"})]),
+    bad("option_tcp_socket_port_zero", "uwsgi_production_apps[0].options.socket = \"127.0.0.1:0\"", "port from 1 to 65535",
+        uwsgi_production_apps=[app(options={"socket": "127.0.0.1:0"})]),
+    bad("baseline_http_socket_hostname", "uwsgi_production_options.http-socket", "ListenStream=",
+        uwsgi_production_options=baseline(**{"http_socket": "localhost:8080"}), uwsgi_production_apps=[app()]),
+    bad("stats_loopback_octet", "uwsgi_production_apps[0].stats.address", "loopback HOST:PORT",
+        uwsgi_production_apps=[app(stats={"type": "http", "address": "127.0.0.300:9191"})]),
+    good("good_addresses", uwsgi_production_apps=[
+        app(http_socket="[::1]:8080"),
+        app(name="blog", http_socket=":8081"),
+        app(name="api", http_socket="0.0.0.0:8082", options={"socket": "127.0.0.1:3031"}),
+        app(name="intra", http_socket="intra.example:8083", socket_activation=False),
+        app(name="star", http_socket="*:8084", socket_activation=False),
+        app(name="v6any", http_socket="[::]:8085"),
+        app(name="local", http_socket="127.0.0.1:8086", stats={"type": "http", "address": "localhost:9191"})]),
+    # --- scalar unit values ---
+    bad("hardening_value_dict", "uwsgi_production_apps[0].unit_hardening.ProtectSystem = {\"strict\": true}",
+        "must be a scalar|unit directive", uwsgi_production_apps=[app(unit_hardening={"ProtectSystem": {"strict": True}})]),
+    bad("hardening_value_nested_list", "uwsgi_production_apps[0].unit_hardening.ReadOnlyPaths", "must be a scalar",
+        uwsgi_production_apps=[app(unit_hardening={"ReadOnlyPaths": ["/srv", ["/opt"]]})]),
+    bad("hardening_list_of_dicts", "uwsgi_production_apps[0].unit_hardening.SystemCallFilter", "must be a scalar",
+        uwsgi_production_apps=[app(unit_hardening={"SystemCallFilter": [{"allow": "@system-service"}]})]),
+    bad("role_hardening_value_dict", "uwsgi_production_unit_hardening.TasksMax", "must be a scalar",
+        uwsgi_production_unit_hardening={**DEFAULTS["uwsgi_production_unit_hardening"], "TasksMax": {"max": 10}}),
+    bad("writable_path_dict", "uwsgi_production_apps[0].writable_paths[0]", "must be a string",
+        uwsgi_production_apps=[app(writable_paths=[{"path": "/srv"}])]),
+    # --- health-check requests: no control characters ---
+    bad("health_path_crlf", "uwsgi_production_apps[0].health_check.path = \"/\\r\\nX-Injected: 1\"",
+        "control character|add a header", uwsgi_production_apps=[app(health_check={"path": "/\r\nX-Injected: 1"})]),
+    bad("health_path_lf", "uwsgi_production_apps[0].health_check.path", "control character",
+        uwsgi_production_apps=[app(health_check={"path": "/health\n"})]),
+    bad("health_path_nul", "uwsgi_production_apps[0].health_check.path", "control character",
+        uwsgi_production_apps=[app(health_check={"path": "/\x00"})]),
+    bad("health_path_space", "uwsgi_production_apps[0].health_check.path", "no space",
+        uwsgi_production_apps=[app(health_check={"path": "/a b HTTP/1.1"})]),
+    bad("health_path_delete", "uwsgi_production_apps[0].health_check.path", "control character",
+        uwsgi_production_apps=[app(health_check={"path": "/\x7f"})]),
+    bad("role_health_path_tab", "uwsgi_production_health_check.path", "control character",
+        uwsgi_production_health_check={**DEFAULTS["uwsgi_production_health_check"], "path": "/\tx"},
+        uwsgi_production_apps=[app()]),
+    bad("health_host_crlf", "uwsgi_production_apps[0].health_check.host", "control character",
+        uwsgi_production_apps=[app(health_check={"host": "localhost\r\nX: 1"})]),
+    good("good_health_path_with_query", uwsgi_production_apps=[app(health_check={"path": "/health?deep=1&x=%20"})]),
+    # --- no uWSGI expansion smuggled through a value the role writes into the ini (every kind, every field) ---
+    *[bad("module_expansion_%d" % number, "uwsgi_production_apps[0].module = %s" % json.dumps("shop:app" + magic),
+          "uWSGI expands them|the app's ini", uwsgi_production_apps=[app(module="shop:app" + magic)])
+      for number, magic in enumerate(EXPANSIONS)],
+    bad("wsgi_file_expansion", "uwsgi_production_apps[0].wsgi_file", "uWSGI expands them",
+        uwsgi_production_apps=[app(module=DELETE, wsgi_file="/srv/shop/@(/etc/shadow).py")]),
+    bad("chdir_expansion", "uwsgi_production_apps[0].chdir", "uWSGI expands them", uwsgi_production_apps=[app(chdir="/srv/$(HOME)")]),
+    bad("virtualenv_expansion", "uwsgi_production_apps[0].virtualenv", "uWSGI expands them",
+        uwsgi_production_apps=[app(virtualenv="/srv/%n/venv")]),
+    bad("procname_prefix_expansion", "uwsgi_production_apps[0].procname_prefix", "uWSGI expands them",
+        uwsgi_production_apps=[app(procname_prefix="shop%(x)")]),
+    bad("socket_expansion", "uwsgi_production_apps[0].socket", "uWSGI expands them",
+        uwsgi_production_apps=[app(socket="/run/uwsgi-shop/%(x).sock")]),
+    bad("mule_expansion", "uwsgi_production_apps[0].mules[0]", "uWSGI expands them",
+        uwsgi_production_apps=[app(mules=["/srv/shop/!(id).py"])]),
+    bad("cron_command_expansion", "uwsgi_production_apps[0].crons[0].command", "$(|in a script",
+        uwsgi_production_apps=[app(crons=[{"command": "echo $(date)"}])]),
+    bad("cron_command_include", "uwsgi_production_apps[0].crons[0].command", "@(",
+        uwsgi_production_apps=[app(crons=[{"command": "cat @(/etc/shadow)"}])]),
+    good("good_options_keep_uwsgi_expansion", uwsgi_production_apps=[app(
+        options={"logto": "/var/log/uwsgi/%n.log", "env": "HOME_DIR=$(HOME)"}, crons=[{"command": "date +%s"}])]),
+    # --- a unix socket uWSGI binds itself (socket activation off) lies where its sandbox lets it write ---
+    bad("socket_outside_the_sandbox", "uwsgi_production_apps[0].socket = \"/srv/shop/shop.sock\"",
+        "where the app can create it|/run/uwsgi-shop", uwsgi_production_apps=[app(socket="/srv/shop/shop.sock", socket_activation=False)]),
+    bad("socket_in_another_apps_runtime_dir", "uwsgi_production_apps[0].socket", "where the app can create it",
+        uwsgi_production_apps=[app(socket="/run/uwsgi-blog/shop.sock", socket_activation=False)]),
+    bad("socket_in_run", "uwsgi_production_apps[0].socket", "where the app can create it",
+        uwsgi_production_socket_activation=False, uwsgi_production_apps=[app(socket="/run/shop.sock")]),
+    bad("socket_in_tmp", "uwsgi_production_apps[0].options.socket", "where the app can create it",
+        uwsgi_production_apps=[app(options={"socket": "/tmp/shop.sock"}, socket_activation=False)]),
+    bad("socket_in_a_prefix_of_a_writable_path", "uwsgi_production_apps[0].socket", "/srv/shop/media",
+        uwsgi_production_apps=[app(socket="/srv/shop/media-x/s.sock", writable_paths=["/srv/shop/media"],
+                                   socket_activation=False)]),
+    good("good_socket_in_a_writable_path", uwsgi_production_apps=[app(
+        socket="/srv/shop/run/shop.sock", writable_paths=["/srv/shop/run"], socket_activation=False)]),
+    good("good_socket_anywhere_under_activation", uwsgi_production_apps=[app(socket="/srv/shop/shop.sock")]),
+    good("good_socket_without_strict_sandbox", uwsgi_production_apps=[app(
+        socket="/run/shop.sock", socket_activation=False, unit_hardening={"ProtectSystem": "full"})]),
+]
+CASES += SHAPE_CASES
 BAD = [case for case in CASES if not case.good]
 GOOD = [case for case in CASES if case.good]
 
@@ -870,3 +1009,100 @@ def test_the_action_fails_with_every_message_and_no_secret_value():
     assert len(result["violations"]) == 3
     assert result["msg"] == "\n".join(result["violations"])
     assert "s3cret" not in repr(result)
+
+
+# --- The shape rules (issue 23): one whole message per rule, and the rules that need the host ----------------
+SHAPE_MESSAGES = {
+    "venv_relative": (
+        'uwsgi_production_venv = "opt/uwsgi" must be an absolute path (starting with \'/\'): the unit of every app runs '
+        "its bin/uwsgi, and systemd takes no relative command."),
+    "socket_108_bytes": (
+        'uwsgi_production_apps[0].socket = "%s" is 108 bytes long: a unix socket path must fit a socket address '
+        "(sun_path holds 108 bytes with its final NUL, so at most 107)." % LONG_SOCKET.replace(".sock", "x.sock")),
+    "http_socket_octet_above_255": (
+        'uwsgi_production_apps[0].http_socket = "127.0.0.256:8080" must be HOST:PORT with an IPv4 address (127.0.0.1), an '
+        "IPv6 address in brackets ([::1]), a hostname (only without socket activation) or nothing (every address) as "
+        "HOST, and a port from 1 to 65535: 127.0.0.256 is not an IPv4 address (four numbers from 0 to 255, separated by "
+        "'.')."),
+    "hardening_value_dict": (
+        'uwsgi_production_apps[0].unit_hardening.ProtectSystem = {"strict": true} must be a scalar (string, number, '
+        "boolean; null leaves the directive out) or a list of scalars (the directive is repeated): a dict or a nested "
+        "list cannot be written as a unit directive."),
+    "health_path_crlf": (
+        'uwsgi_production_apps[0].health_check.path = "/\\r\\nX-Injected: 1" must start with \'/\' and hold no space or '
+        "control character (CR, LF, NUL, ...): the health check sends it in its request, where it would end the "
+        "request line or add a header."),
+    "module_expansion_0": (
+        'uwsgi_production_apps[0].module = "shop:app%(x)" must not hold \'%\', \'$(\', \'@(\', \'=(\' or \'!(\': uWSGI '
+        "expands them in the app's ini (%(option), %n, $(VARIABLE), @(file), ...), so the value it used would not be the "
+        "one given."),
+    "socket_outside_the_sandbox": (
+        'uwsgi_production_apps[0].socket = "/srv/shop/shop.sock" must lie where the app can create it: with socket '
+        "activation off uWSGI binds it itself, inside the app's sandbox (ProtectSystem=strict), which lets it write only "
+        "in /run/uwsgi-shop."),
+}
+
+
+@pytest.mark.parametrize("case_id", sorted(SHAPE_MESSAGES))
+def test_the_messages_of_the_shape_rules(case_id):
+    case = next(case for case in BAD if case.id == case_id)
+    assert check(case.vars) == [SHAPE_MESSAGES[case_id]]
+
+
+def test_every_shape_rule_has_a_case_with_its_whole_message():
+    cases = {case.id: case for case in BAD}
+    rules = {validator.violations(role_variables(cases[case_id].vars), SOMAXCONN)[0][0] for case_id in SHAPE_MESSAGES}
+    assert rules == {rule.__name__.lstrip("_") for rule in validator.RULES[-len(rules):]}
+    assert validator.RULES[-len(rules):] == shape.RULES
+
+
+def test_host_port_is_parsed_in_one_place():
+    """Nothing in plugins/ but uwsgi_address splits HOST:PORT itself (issue 23: it was done in five places)."""
+    for path in sorted((REPO / "plugins").rglob("*.py")):
+        if path.name == "uwsgi_address.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert 'rpartition(":")' not in text and '"^.*:"' not in text and "HTTP_SOCKET" not in text, path
+
+
+def host(existing):
+    """A host's answer to `isdir`, from the directories it has."""
+    return lambda path: path in existing
+
+
+def host_check(apps, existing, **variables):
+    variables = role_variables(dict(variables, uwsgi_production_apps=apps))
+    role = {key[len("uwsgi_production_"):]: value for key, value in variables.items()}
+    role.pop("apps")
+    return validator.validate_host(apps, role, host(existing))
+
+
+@pytest.mark.parametrize("apps, existing, variable, words", [
+    ([app(chdir="/srv/missing")], {"/srv"}, 'uwsgi_production_apps[0].chdir = "/srv/missing"', "directory on the host"),
+    ([app(), app(name="blog", chdir="/srv/blog", http_socket="127.0.0.1:8081")], {"/srv/shop"},
+     "uwsgi_production_apps[1].chdir", "does not make it"),
+    ([{"name": "old", "state": "absent"}, app(chdir="/nope")], set(), "uwsgi_production_apps[1].chdir", "directory"),
+    ([app(socket="/srv/shop/run/shop.sock", writable_paths=["/srv/shop/run"], socket_activation=False)], {"/srv/shop"},
+     'uwsgi_production_apps[0].socket = "/srv/shop/run/shop.sock"', "(/srv/shop/run does not)"),
+    ([app(options={"socket": "/var/run/shop/s.sock"}, socket_activation=False, unit_hardening={"ProtectSystem": "full"})],
+     {"/srv/shop"}, "uwsgi_production_apps[0].options.socket", "makes no directory"),
+])
+def test_what_an_app_names_must_exist_on_the_host(apps, existing, variable, words):
+    messages = host_check(apps, existing)
+    assert any(variable in message and words in message for message in messages), messages
+
+
+@pytest.mark.parametrize("apps, existing", [
+    ([app()], {"/srv/shop"}),
+    # systemd makes the runtime directory; under socket activation systemd makes the socket's directory.
+    ([app(socket="/run/uwsgi-shop/other.sock", socket_activation=False)], {"/srv/shop"}),
+    ([app(socket="/srv/shop/run/shop.sock")], {"/srv/shop"}),
+    ([app(socket="/srv/shop/run/shop.sock", writable_paths=["/srv/shop/run"], socket_activation=False)],
+     {"/srv/shop", "/srv/shop/run"}),
+    # An app to remove, and an app with a release (its chdir is the release's), name nothing that must exist.
+    ([{"name": "old", "state": "absent", "chdir": "/gone"}], set()),
+    ([{"name": "shop", "module": "shop.wsgi:application",
+       "release": {"id": "2.0", "source": {"pip": ["shop==2.0"]}}}], set()),
+])
+def test_what_exists_on_the_host_passes(apps, existing):
+    assert host_check(apps, existing) == []
