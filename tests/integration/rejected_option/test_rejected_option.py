@@ -16,13 +16,21 @@ LABELS = ["the blog's misspelt option", "fewer workers than cheaper", "a relativ
 INJECTIONS = ["a socket path with a line for the socket unit", "an option value with a second ini line",
               "an option key that comments the rest of its line out",
               "the app's user overridden through unit_hardening", "root as the service group"]
+# Values of a shape that cannot work where the role puts them, and what the host does not have (issue 23),
+# tried between the same two snapshots: each names its variable, its value and the rule.
+SHAPES = ["a relative uWSGI virtualenv", "a unix socket path longer than a socket address holds",
+          "an IPv4 address with an octet above 255", "a hostname for systemd's ListenStream=",
+          "a dict as a unit_hardening value",
+          "a health-check path with CR/LF", "uWSGI's own expansion in the module",
+          "a unix socket outside the app's sandbox, without socket activation", "a chdir the host does not have",
+          "a unix socket in a directory the host does not have, without socket activation"]
 
 
 def outcome(host):
     return json.loads(host.file(RESULT).content_string)
 
 
-@pytest.mark.parametrize("label", INJECTIONS + LABELS)
+@pytest.mark.parametrize("label", INJECTIONS + SHAPES + LABELS)
 def test_role_failed_and_named_what_was_wrong(host, label):
     case = next(c for c in outcome(host)["cases"] if c["label"] == label)
     assert case["failed"] is True
@@ -35,8 +43,9 @@ def test_misspelt_option_is_rejected_by_uwsgi_itself(host):
     assert "unknown config directive: py-callos-afterfork" in case["msg"]
 
 
-def test_injections_left_every_app_file_unit_file_and_unit_state_as_it_was(host):
-    """Every file under the config dir (last good copies too) and every /etc/systemd/system/uwsgi-*
+def test_injections_and_shapes_left_every_app_file_unit_file_and_unit_state_as_it_was(host):
+    """After the injection attempts and the values of the wrong shape: every file under the config dir (last
+    good copies too) and every /etc/systemd/system/uwsgi-*
     (content, inode, mtime, mode, owner), every uwsgi-* unit's state, MainPID and restart count."""
     result = outcome(host)
     before, after = result["host_before_injection"], result["host_after_injection"]
