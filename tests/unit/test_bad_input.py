@@ -174,8 +174,9 @@ CASES = [
     # --- what the apps name exists on the host (uwsgi_facts, the run's first call on the host) ---
     Case("chdir_missing_on_the_host", {"uwsgi_production_apps": [app(chdir="/nonexistent/pyops-chdir")]},
          "uwsgi_production_apps[0].chdir = \"/nonexistent/pyops-chdir\"", ["directory on the host"], stops_at=FACTS),
-    Case("socket_directory_missing_on_the_host", {"uwsgi_production_apps": [app(
-        socket="/nonexistent/pyops-run/shop.sock", writable_paths=["/nonexistent/pyops-run"], socket_activation=False)]},
+    Case("socket_directory_missing_on_the_host",
+         {"uwsgi_production_apps": [app(socket="/nonexistent/pyops-run/shop.sock", writable_paths=["/nonexistent/pyops-run"],
+                                        socket_activation=False)]},
          "uwsgi_production_apps[0].socket", ["(/nonexistent/pyops-run does not)"], stops_at=FACTS),
     # --- good inputs: every check passes ---
     good("good_readme_example", uwsgi_production_apps=[app(
