@@ -25,7 +25,7 @@ Plain functions of plain data, tested in-process (tests/unit/plugins/test_uwsgi_
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Callable
+from typing import Callable, List, Optional, Tuple
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_fields as fields
@@ -92,20 +92,20 @@ JINJA_RULES = fields.JINJA_RULES
 RULES = JINJA_RULES + fields.LATER_RULES + injection.RULES + privilege.RULES + shape.RULES
 
 
-def violations(variables, somaxconn=None):
+def violations(variables: Mapping, somaxconn: Optional[int] = None) -> List[Tuple[str, str]]:
     """(rule, message) of every broken rule, in the order of RULES; `rule` is the rule function's name."""
     inputs = Inputs(variables, somaxconn)
     return [(rule.__name__.lstrip("_"), message) for rule in RULES for message in rule(inputs)]
 
 
-def validate(variables, somaxconn=None):
+def validate(variables: Mapping, somaxconn: Optional[int] = None) -> List[str]:
     """Every violation of the role's input rules, as messages (an empty list when the input is good).
 
     `somaxconn` is the host's net.core.somaxconn, needed only when needs_somaxconn(variables)."""
     return [message for _rule, message in violations(variables, somaxconn)]
 
 
-def needs_somaxconn(variables):
+def needs_somaxconn(variables: Mapping) -> bool:
     """Whether some app's effective options may set `listen`, so the host's somaxconn must be read."""
     keys = list(as_dict(variables.get(PREFIX + "options")))
     apps = variables.get(PREFIX + "apps")
@@ -114,7 +114,7 @@ def needs_somaxconn(variables):
     return "listen" in keys
 
 
-def validate_host(apps: list, role: dict, isdir: Callable[[str], bool]) -> list:
+def validate_host(apps: list, role: dict, isdir: Callable[[str], bool]) -> List[str]:
     """Every violation of the rules that need the host (uwsgi_validate_host), as messages: `apps` are
     uwsgi_production_apps, `role` the role's variables without their prefix, `isdir` the host's answer to
     whether a path is a directory. Run by uwsgi_facts on the host, after validate() passed."""

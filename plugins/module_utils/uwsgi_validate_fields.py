@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Mapping
+from typing import Any, List, Tuple
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_address as host_port
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
@@ -92,7 +93,7 @@ NOT_SCALAR = ("must be a scalar (string, number, boolean; null removes the optio
               " repeated); a dict or a nested list cannot be written as uWSGI options.")
 
 
-def app_label(index, app):
+def app_label(index: int, app: Mapping) -> str:
     return "uwsgi_production_apps[%d] (app %s)" % (index, to_json(app.get("name")))
 
 
@@ -143,7 +144,7 @@ def _one_group_per_user(inputs):
                    " runs as %s." % (to_json(user), to_json(groups), to_json(user)))
 
 
-def bad_environment(env):
+def bad_environment(env: Mapping) -> List[str]:
     """The keys of an environment (dict) that are not variable names, or whose values are not one-line
     strings, numbers or booleans: as text. Only keys, never values."""
     bad = []
@@ -344,7 +345,7 @@ def _mules(inputs):
                    " would depend on the directory uWSGI happens to be in." % (index, where, to_json(value)))
 
 
-def app_dicts(app, key):
+def app_dicts(app: Mapping, key: str) -> List[Tuple[int, Mapping]]:
     """An app's list of dicts (crons, timers, caches), as (number, dict)."""
     value = app.get(key) or []
     return [(number, item) for number, item in enumerate(value if is_list(value) else []) if isinstance(item, Mapping)]
@@ -438,7 +439,7 @@ def _caches(inputs):
                    % (index, number, key, to_json(app["caches"][number].get(key)), CACHE_RULES[key]))
 
 
-def host_port_form(value):
+def host_port_form(value: Any) -> bool:
     """Whether a value is HOST:PORT with a port from 1 to 65535 (what its host may be is the shape rules')."""
     parts = host_port.split(value)
     return parts is not None and 1 <= parts[1] <= 65535

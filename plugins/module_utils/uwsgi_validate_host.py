@@ -11,7 +11,7 @@ plain data.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, List
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_validate_jinja import is_str, to_json
@@ -40,7 +40,7 @@ def _socket_dirs(inputs, index: int, app: dict, isdir: Callable[[str], bool]) ->
             yield "%s = %s %s." % (where, to_json(path), SOCKET_DIR_RULE % (folder, runtime))
 
 
-def violations(inputs, isdir: Callable[[str], bool]) -> list:
+def violations(inputs: Any, isdir: Callable[[str], bool]) -> List[str]:
     """The messages of every host rule each app to deploy breaks (`inputs`: uwsgi_validate.Inputs)."""
     found = []
     for index, app in inputs.deployed:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from typing import Any, List, Tuple
+
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_validate_fields import PREFIX, VARIABLE_NAME, app_dicts
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_validate_jinja import (
     to_json, is_list, match, as_dict,
@@ -44,14 +46,14 @@ SHELL_PATH_RULE = ("must be an absolute path of letters, digits, '_', '.', '-' a
                    " ExecStop= shell command")
 
 
-def key_path(base, key):
+def key_path(base: str, key: Any) -> str:
     """A variable's key in messages: `.key` when it is a plain name, else `[<key as JSON>]`."""
     if isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_-]+", key):
         return "%s.%s" % (base, key)
     return "%s[%s]" % (base, to_json(key))
 
 
-def value_items(path, value):
+def value_items(path: str, value: Any) -> List[Tuple[str, Any]]:
     """(path, item) of a scalar value, or of each item of a list."""
     if is_list(value):
         return [("%s[%d]" % (path, number), item) for number, item in enumerate(value)]
@@ -68,7 +70,7 @@ def _mapping(base, value, key_kind, value_kind, target):
     return fields
 
 
-def rendered(inputs):
+def rendered(inputs: Any) -> List[Tuple[str, Any, str, str]]:
     """(variable, value, kind, file) of every key and value the role renders into a file."""
     every_ini, every_unit = "every app's ini", "every app's unit"
     fields = _mapping("uwsgi_production_options", inputs.get("options"), "ini key", "value", every_ini)
@@ -114,7 +116,7 @@ def rendered(inputs):
     return fields
 
 
-def breaks(value, reported=""):
+def breaks(value: str, reported: str = "") -> bool:
     """Whether a value holds a line break or NUL that no earlier rule reports."""
     if any(character in value for character in reported):
         return False

@@ -14,12 +14,13 @@ import datetime
 import json
 import re
 
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping
+from typing import Any
 
 DIGITS = r"^[0-9]+$"
 
 
-def to_json(value):
+def to_json(value: Any) -> str:
     """Ansible's to_json: json.dumps with its defaults (", " and ": ", ASCII only); dates as ISO text."""
     return json.dumps(value, default=_json_default)
 
@@ -32,31 +33,31 @@ def _json_default(value):
     return str(value)
 
 
-def as_text(value):
+def as_text(value: Any) -> str:
     """A value as Jinja writes it into a message."""
     return value if isinstance(value, str) else str(value)
 
 
-def is_str(value):
+def is_str(value: Any) -> bool:
     return isinstance(value, str)
 
 
-def is_int(value):
+def is_int(value: Any) -> bool:
     """Jinja's `integer` test: an int, not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value):
+def is_number(value: Any) -> bool:
     """Jinja's `number` test: bools are numbers."""
     return isinstance(value, (int, float)) or type(value).__name__ == "Decimal"
 
 
-def is_list(value):
+def is_list(value: Any) -> bool:
     """A YAML list: Jinja's `sequence`, neither a string nor a mapping."""
     return isinstance(value, (list, tuple))
 
 
-def is_iterable(value):
+def is_iterable(value: Any) -> bool:
     try:
         iter(value)
     except TypeError:
@@ -64,16 +65,16 @@ def is_iterable(value):
     return True
 
 
-def match(pattern, value):
+def match(pattern: str, value: Any) -> bool:
     """Ansible's `match` test: re.match on the value as text."""
     return re.match(pattern, as_text(value)) is not None
 
 
-def search(pattern, value):
+def search(pattern: str, value: Any) -> bool:
     return re.search(pattern, as_text(value)) is not None
 
 
-def to_int(value, default=0):
+def to_int(value: Any, default: int = 0) -> int:
     """Jinja's `int` filter: int(), else int(float()), else 0."""
     try:
         return int(value, 10) if isinstance(value, str) else int(value)
@@ -84,23 +85,23 @@ def to_int(value, default=0):
             return default
 
 
-def length(value):
+def length(value: Any) -> int:
     try:
         return len(value)
     except TypeError:
         return 1
 
 
-def whole(value, pattern=DIGITS):
+def whole(value: Any, pattern: str = DIGITS) -> bool:
     """An int, or a string of digits (as an inventory file gives numbers)."""
     return is_int(value) or (is_str(value) and match(pattern, value))
 
 
-def as_dict(value):
+def as_dict(value: Any) -> Mapping:
     return value if isinstance(value, Mapping) else {}
 
 
-def combine(*dicts):
+def combine(*dicts: Any) -> dict:
     """Ansible's combine (not recursive)."""
     result = {}
     for other in dicts:
@@ -113,7 +114,7 @@ def combine(*dicts):
     return result
 
 
-def unique(items):
+def unique(items: Iterable) -> list:
     found = []
     for item in items:
         if item not in found:
@@ -121,5 +122,5 @@ def unique(items):
     return found
 
 
-def intersect(first, second):
+def intersect(first: Iterable, second: Container) -> list:
     return unique([item for item in first if item in second])

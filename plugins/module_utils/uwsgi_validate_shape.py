@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Mapping
+from typing import Any, List, Tuple
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_address as host_port
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
@@ -89,7 +90,7 @@ def _absolute_paths(inputs):
                 yield "%s = %s %s." % (path, to_json(item), WRITABLE_RULE)
 
 
-def unix_sockets(inputs, index: int, app: dict) -> list:
+def unix_sockets(inputs: Any, index: int, app: dict) -> List[Tuple[str, str]]:
     """(variable, path) of each unix socket app `index` binds: its socket, its options' and the baseline's
     socket and stats (the role's own stats socket is in the app's runtime directory)."""
     found = []
