@@ -25,7 +25,7 @@ Plain functions of plain data, tested in-process (tests/unit/plugins/test_uwsgi_
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_fields as fields
@@ -48,7 +48,7 @@ SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn"
 class Inputs:
     """The variables, the apps and what the rules work out from them once."""
 
-    def __init__(self, variables, somaxconn):
+    def __init__(self, variables: Mapping, somaxconn: Optional[int]) -> None:
         self.variables = variables
         self.somaxconn = somaxconn
         # The `role` of the model: the variables without their prefix.
@@ -62,10 +62,10 @@ class Inputs:
         self.accounts = model.accounts(self.apps, self.role)
         self._options = {}
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:
         return self.variables.get(PREFIX + name, default)
 
-    def options(self, index):
+    def options(self, index: int) -> dict:
         """The effective options of app `index` (to deploy)."""
         if index not in self._options:
             self._options[index] = _effective_options(self.apps[index], self.role)
