@@ -107,7 +107,7 @@ class Unhealthy(Exception):
 
 
 # After the expected answer of an app the role started, reloaded or restarted, its master must still run,
-# the same one, this long (steady).
+# the same one, this long after it (re)started (steady).
 STEADY_S = 2.0
 
 
@@ -115,23 +115,32 @@ def _running(pid: Optional[int]) -> bool:
     return pid is not None and os.path.exists("/proc/%d" % pid)
 
 
+def _written(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return time.time()
+
+
 def steady(pidfile: str, settle: float, result: Dict[str, Any], start: float) -> None:
-    """After an expected answer: the master that ran then still runs `settle` seconds later. A master that
-    exits right after it starts (under socket activation, systemd starts another at the next connection)
-    can answer one request and be gone: that answer proves nothing."""
+    """After an expected answer: the master that ran then still runs, the same one, `settle` seconds after it
+    (re)started, which uWSGI marks by writing its pidfile anew (at a start and at every graceful reload). A
+    master that exits right after it starts (under socket activation, systemd starts another at the next
+    connection) can answer one request and be gone: that answer proves nothing."""
     answered = _pid(pidfile)
-    time.sleep(settle)
+    time.sleep(max(0.0, _written(pidfile) + settle - time.time()))
     now = _pid(pidfile)
     result["master"] = now
     if _running(now) and answered in (None, now):
         return
     result["elapsed"] = round(time.monotonic() - start, 3)
     raise Unhealthy(
-        "it answered %s, but %.1f s later its uWSGI master %s: it exits after starting (and, with socket "
-        "activation, is started again at the next connection)"
-        % (result["status"], settle,
+        "it answered %s, but its uWSGI master %s within %.1f s of its start: it exits after starting (and, with "
+        "socket activation, is started again at the next connection)"
+        % (result["status"],
            "had been replaced (pid %s, then %s)" % (answered, now) if _running(now)
-           else "was gone (pidfile %s: %s)" % (pidfile, "gone" if now is None else "pid %d not running" % now)),
+           else "was gone (pidfile %s: %s)" % (pidfile, "gone" if now is None else "pid %d not running" % now),
+           settle),
         result)
 
 

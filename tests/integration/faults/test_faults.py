@@ -205,7 +205,8 @@ def test_a_change_whose_master_exits_right_after_it_starts_fails_its_health_chec
     print(f"\ncrash-loop: {outcome['msg']}")
     assert outcome["failed"]
     assert outcome["msg"].startswith("uWSGI app 'active' (uwsgi-active.service) failed its health check after a ")
-    assert "s later its uWSGI master " in outcome["msg"] and "it exits after starting" in outcome["msg"]
+    assert "it answered 200, but its uWSGI master " in outcome["msg"] and "s of its start: it exits after starting" \
+        in outcome["msg"]
     assert "- app 'active': files restored" in outcome["msg"] and "it answers again (GET / -> 200)" in outcome["msg"]
     before, after = record["files_before"]["files"], record["files_after"]["files"]
     assert after[f"{CONFIG}/active.ini"][0] == before[f"{CONFIG}/active.ini"][0]

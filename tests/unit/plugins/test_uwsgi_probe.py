@@ -4,6 +4,7 @@ writes its pid to a pidfile as uWSGI's master does (pidfile2), answers, and then
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -62,7 +63,8 @@ def test_a_master_that_exits_right_after_its_answer_is_not_healthy(serve):
     address, pidfile, _proc = serve(0.1)
     with pytest.raises(probe.Unhealthy) as caught:
         probe.check(address, "http", timeout=5, pidfile=pidfile, settle=0.5)
-    assert "it answered 200, but 0.5 s later its uWSGI master was gone (pidfile %s: gone)" % pidfile in caught.value.msg
+    assert "it answered 200, but its uWSGI master was gone (pidfile %s: gone) within 0.5 s of its start" % pidfile \
+        in caught.value.msg
     assert caught.value.result["status"] == 200 and caught.value.result["master"] is None
 
 
@@ -80,6 +82,14 @@ def test_a_master_replaced_after_its_answer_is_not_healthy(serve, tmp_path):
         other.kill()
         other.wait()
     assert "its uWSGI master had been replaced (pid" in caught.value.msg and caught.value.result["master"] == other.pid
+
+
+def test_a_master_that_started_long_enough_ago_is_not_waited_for(serve):
+    address, pidfile, proc = serve(0)
+    time.sleep(0.6)
+    began = time.monotonic()
+    result = probe.check(address, "http", timeout=5, pidfile=pidfile, settle=0.5)
+    assert result["master"] == proc.pid and time.monotonic() - began < 0.4
 
 
 def test_without_settle_the_answer_alone_counts(serve):
