@@ -122,13 +122,15 @@ def _written(path: str) -> float:
         return time.time()
 
 
-def steady(pidfile: str, settle: float, result: Dict[str, Any], start: float) -> None:
+def steady(pidfile: str, settle: float, result: Dict[str, Any], start: float, reloaded: Optional[str] = None) -> None:
     """After an expected answer: the master that ran then still runs, the same one, `settle` seconds after it
-    (re)started, which uWSGI marks by writing its pidfile anew (at a start and at every graceful reload). A
-    master that exits right after it starts (under socket activation, systemd starts another at the next
-    connection) can answer one request and be gone: that answer proves nothing."""
+    (re)started: after its pidfile was written (at a start) and, after a graceful reload, after the file the
+    reload made anew (`reloaded`: uWSGI does not write its pidfile again when it reloads). A master that exits
+    right after it starts (under socket activation, systemd starts another at the next connection) can answer
+    one request and be gone: that answer proves nothing."""
     answered = _pid(pidfile)
-    time.sleep(max(0.0, _written(pidfile) + settle - time.time()))
+    began = max(_written(pidfile), _written(reloaded) if reloaded else 0.0)
+    time.sleep(max(0.0, began + settle - time.time()))
     now = _pid(pidfile)
     result["master"] = now
     if _running(now) and answered in (None, now):
@@ -180,7 +182,7 @@ def check(socket: str, protocol: str, path: str = "/", host: str = "localhost", 
         result["elapsed"] = round(time.monotonic() - start, 3)
         if result["status"] in status:
             if pidfile and settle:
-                steady(pidfile, settle, result, start)
+                steady(pidfile, settle, result, start, recreated_file)
             return result
         if time.monotonic() + interval >= deadline:
             break

@@ -92,6 +92,19 @@ def test_a_master_that_started_long_enough_ago_is_not_waited_for(serve):
     assert result["master"] == proc.pid and time.monotonic() - began < 0.4
 
 
+def test_after_a_reload_the_master_must_last_from_the_file_the_reload_made(serve, tmp_path):
+    """uWSGI does not write its pidfile again when a graceful reload re-executes the master: the file the reload
+    made anew (the master fifo) says when it restarted."""
+    address, pidfile, _proc = serve(0.1)
+    time.sleep(0.6)  # the pidfile is older than settle
+    marker = tmp_path / "master.fifo"
+    marker.write_text("")
+    with pytest.raises(probe.Unhealthy) as caught:
+        probe.check(address, "http", timeout=5, pidfile=pidfile, settle=0.5, recreated_file=str(marker),
+                    recreated_file_inode=-1)
+    assert "its uWSGI master was gone" in caught.value.msg
+
+
 def test_without_settle_the_answer_alone_counts(serve):
     address, pidfile, _proc = serve(0.1)
     result = probe.check(address, "http", timeout=5, pidfile=pidfile)
