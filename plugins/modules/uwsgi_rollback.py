@@ -254,23 +254,32 @@ def restore_all(rb):
 
 def bring_back(rb, name):
     """A reload if the app still runs and a reload is all the way back needs, else a restart; then the
-    health check its last good configuration passed (not this run's, which may be what failed)."""
-    record, app_plan, where = rb.apps[name], rb.plans[name], rb.where(name)
+    health check its last good configuration passed (not this run's, which may be what failed). A reload
+    that does not bring it back (its master was on its way out: a crash loop) is followed by a restart."""
+    record, app_plan = rb.apps[name], rb.plans[name]
     active = rb.systemd.active_state(record.unit) == "active"
     back = actions.rollback_action(active, app_plan.action, record.changed)
+    entry = rb.outcome[name] = bring_back_by(rb, name, back)
+    if back == "reload" and (entry["error"] or (entry["health"] or {}).get("msg")):
+        rb.outcome[name] = bring_back_by(rb, name, "restart")
+
+
+def bring_back_by(rb, name, back):
+    """Reload or restart one app on its restored files and ask for its last good health-check page."""
+    record, where = rb.apps[name], rb.where(name)
     marker = probe.inode(record.reload_marker) if back == "reload" and record.reload_marker else None
     # A socket unit fails when its service hit a start limit (units written by an earlier version of the
     # role have one), and a failed unit refuses to start: clear both first.
     sockets = [record.socket_unit] if os.path.exists(where["socket_unit"]) else []
     rb.step(name, "reset-failed", record.unit, *sockets)
     answer = rb.systemd.run(back, record.unit)
-    entry = rb.outcome[name] = {"state": actions.STATES[back], "error": None, "health": None}
+    entry = {"state": actions.STATES[back], "error": None, "health": None}
     if not answer.ok:
         entry["error"] = answer.said
-        return
+        return entry
     health = state.good_health(where, record.health)
     if not health.get("enabled", True):
-        return
+        return entry
     try:
         entry["health"] = probe.check(
             health["socket"], health["protocol"], health["path"], health["host"], health["status"],
@@ -278,6 +287,7 @@ def bring_back(rb, name):
             recreated_file_inode=marker, pidfile=record.pidfile, settle=probe.STEADY_S)
     except probe.Unhealthy as exc:
         entry["health"] = dict(exc.result, msg=exc.msg)
+    return entry
 
 
 def stop_new(rb, name):

@@ -180,3 +180,24 @@ def test_an_app_whose_packages_the_run_changed_is_reported_with_its_old_virtuale
     assert uwsgi_rollback.report(rb).endswith(
         "Packages on host web3:\n- app 'shopapp': its virtualenv was put back and the app reloaded; it answers its "
         "health check again: it serves its old code.")
+
+
+def test_a_reload_that_does_not_bring_the_app_back_is_followed_by_a_restart(host):
+    """Its master was on its way out (a crash loop the health check caught): the reload fails, a restart
+    starts a master afresh on the restored files."""
+    good = host / "last-good"
+    for path, text in ((good / "hello.ini", "chdir = /srv/hello\n"), (good / "hello.health.json", json.dumps(HEALTH_OFF)),
+                       (host / "hello.ini", "chdir = /srv/crashloop\n")):
+        path.write_text(text)
+    apps = {"hello": record(changed=("ini",))}
+    service = {"touched": ["hello"], "apps": {"hello": {"action": "reload", "state": "reloaded"}}}
+    answers = {("systemctl", "show", "--property=ActiveState"): (0, "active\n", ""),
+               ("systemctl", "reload", "uwsgi-hello.service"): (1, "", "Job for uwsgi-hello.service failed.\n")}
+    module, rb, text = rollback(host, apps, service, answers)
+    calls = systemctl_calls(module)
+    assert calls[calls.index(["reload", "uwsgi-hello.service"]) + 1:] == [
+        ["reset-failed", "uwsgi-hello.service"], ["restart", "uwsgi-hello.service"],
+        ["show", "--property=ActiveState", "--value", "uwsgi-hello.service"]]
+    assert (host / "hello.ini").read_text() == "chdir = /srv/hello\n"
+    assert rb.serving == {"hello": True}
+    assert "- app 'hello': files restored, then restarted (health check off). Now: serving." in text
