@@ -192,7 +192,10 @@ CASES = [
         source={"git": {"repo": "https://git.example/shop.git", "version": "v2.0"}}, requirements="requirements.txt",
         shared=["media/"], commands=[["python", "manage.py", "migrate"]], verify_timeout=60)]),
 ]
-BAD = [case for case in CASES if not case.good]
+# What the apps name on the host is checked by uwsgi_facts; this run is in check mode, where the play's
+# earlier tasks that would make it did not run: a warning there (refused for real in molecule/rejected_option).
+ON_THE_HOST = [case for case in CASES if case.stops_at == FACTS]
+BAD = [case for case in CASES if not case.good and case.stops_at != FACTS]
 GOOD = [case for case in CASES if case.good]
 RULE_CASES = [case for case in BAD if case.stops_at == CHECK]
 
@@ -289,6 +292,17 @@ def test_bad_input_is_rejected_naming_the_variable_and_the_rule(report, case):
     assert case.variable in text, text
     for word in case.words:
         assert word in text, text
+
+
+@pytest.mark.parametrize("case", ON_THE_HOST, ids=[case.id for case in ON_THE_HOST])
+def test_what_the_host_lacks_is_a_warning_in_check_mode_naming_the_variable_and_the_rule(report, case):
+    outcome = report.outcome(case.id)
+    assert outcome.stats["failures"] == 0, outcome.results
+    warnings = outcome.results[FACTS].get("warnings") or []
+    assert len(warnings) == 1 and warnings[0].startswith("check mode: "), warnings
+    assert case.variable in warnings[0], warnings
+    for word in case.words:
+        assert word in warnings[0], warnings
 
 
 @pytest.mark.parametrize("case", RULE_CASES, ids=[case.id for case in RULE_CASES])
