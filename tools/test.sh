@@ -62,8 +62,7 @@ trap 'bash tools/testhost.sh down; rm -rf "$PYOPS_PIP_CACHE"' EXIT
 
 # Scenarios with hosts of their own (shared_state: false) run beside those that share one host, in a
 # second molecule run: on 2 cores the two overlap (most of a scenario's time is spent waiting on its
-# hosts). They start once the shared host's converge has left its uWSGI wheel in the pip cache, so that
-# their hosts install it instead of each building it again. Every scenario runs on the newest core (what
+# hosts). Every scenario runs on the newest core (what
 # new users install); the default scenario runs again on the oldest (its converge, idempotence and tests),
 # after the shared-host scenarios on the same host name, so both ends of requires_ansible run a host.
 OWN_HOSTS=(rolling_update system_install debian13 faults sizing)
@@ -73,11 +72,6 @@ shared_hosts() {
   PYTHONUNBUFFERED=1 on_core "$OLDEST" molecule test --scenario-name=default 2>&1 | stamp shared
 }
 own_hosts() {
-  local waited=0
-  until find "$PYOPS_PIP_CACHE" -iname 'uwsgi-*.whl' 2>/dev/null | grep -q . || [ $waited -ge 900 ]; do
-    sleep 5
-    waited=$((waited + 5))
-  done
   printf '[own] === molecule (ansible-core %s): %s (at %ds)\n' "$NEWEST" "${OWN_HOSTS[*]}" $((SECONDS - started))
   PYTHONUNBUFFERED=1 on_core "$NEWEST" molecule test "${OWN_HOSTS[@]/#/--scenario-name=}" 2>&1 | stamp own
 }
