@@ -9,11 +9,24 @@ reaching these files has passed the validator (plugins/module_utils/uwsgi_valida
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping
+from typing import Any, List, Mapping, Tuple, Union
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 
 DEFAULT_MANAGED = "Ansible managed"
+
+# One line of a file as the renderer means it: a literal line, or a (key, value) pair it writes as
+# `key = value` (ini) or `key=value` (unit). The validator (uwsgi_validate_injection) parses each file's text
+# as uWSGI or systemd would and requires that it reads exactly these lines, whatever the values.
+Line = Union[str, Tuple[str, str]]
+INI_SEPARATOR = " = "
+UNIT_SEPARATOR = "="
+
+
+def text(lines: List[Line], separator: str) -> str:
+    """The text of a file from its lines."""
+    return "".join(("%s%s%s" % (line[0], separator, line[1]) if isinstance(line, tuple) else line) + "\n"
+                   for line in lines)
 
 
 def comment(text: str, decoration: str = "# ") -> str:
@@ -31,16 +44,20 @@ def _items(value: Any) -> List[Any]:
 def ini(app: Mapping[str, Any], options: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> str:
     """The generic ini loop: one `key = value` line per option and list item; true/false are booleans;
     None and '' are left out."""
+    return text(ini_lines(app, options, managed), INI_SEPARATOR)
+
+
+def ini_lines(app: Mapping[str, Any], options: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> List[Line]:
+    """The lines of ini(): its options as (key, value) pairs."""
     name = app["name"]
-    lines = [
-        comment(managed, "; "),
+    lines = comment(managed, "; ").split("\n") + [
         '; uWSGI app "%s", run by %s.' % (name, model.unit_name(name)),
         "; One line per option: a list repeats its key; true/false are booleans. Edit the role's variables,",
         "; not this file.",
         "[uwsgi]",
     ]
-    lines += ["%s = %s" % pair for pair in model.option_lines(options)]
-    return "\n".join(lines) + "\n"
+    lines += model.option_lines(options)
+    return lines
 
 
 def _systemd_env_value(value: Any) -> str:
@@ -55,6 +72,12 @@ def service(app: Mapping[str, Any], role: Mapping[str, Any], options: Mapping[st
             managed: str = DEFAULT_MANAGED) -> str:
     """The app's systemd unit (uwsgi-<name>.service): its [Unit], [Service] and [Install] sections, in
     the steps below, in this order."""
+    return text(service_lines(app, role, options, has_secrets, managed), UNIT_SEPARATOR)
+
+
+def service_lines(app: Mapping[str, Any], role: Mapping[str, Any], options: Mapping[str, Any], has_secrets: bool,
+                  managed: str = DEFAULT_MANAGED) -> List[Line]:
+    """The lines of service(): the sandbox's directives as (key, value) pairs."""
     name = app["name"]
     paths = model.paths(role, name)
     effective = model.effective_options(app, role)
@@ -67,13 +90,12 @@ def service(app: Mapping[str, Any], role: Mapping[str, Any], options: Mapping[st
     out += _service_stop(app, role, model.runtime_name(name))
     out += _service_hardening(app, role)
     out += ["", "[Install]", "WantedBy=multi-user.target"]
-    return "\n".join(out) + "\n"
+    return out
 
 
-def _service_unit_section(name: str, ini_path: str, activated: bool, managed: str, json_logs: bool) -> List[str]:
+def _service_unit_section(name: str, ini_path: str, activated: bool, managed: str, json_logs: bool) -> List[Line]:
     """The header and [Unit]: under socket activation, the socket unit it requires and no start limit."""
-    out = [
-        comment(managed),
+    out = comment(managed).split("\n") + [
         '# uWSGI app "%s" (%s).' % (name, ini_path),
         "",
         "[Unit]",
@@ -226,26 +248,30 @@ def _service_stop(app: Mapping[str, Any], role: Mapping[str, Any], runtime: str)
     return out
 
 
-def _service_hardening(app: Mapping[str, Any], role: Mapping[str, Any]) -> List[str]:
+def _service_hardening(app: Mapping[str, Any], role: Mapping[str, Any]) -> List[Line]:
     """The sandbox: one line per hardening key and list item; booleans as yes/no; None left out."""
-    out = ["", "# Sandboxing (uwsgi_production_unit_hardening, the app's writable_paths and unit_hardening)."]
+    out: List[Line] = ["", "# Sandboxing (uwsgi_production_unit_hardening, the app's writable_paths and unit_hardening)."]
     for key, value in model.hardening(app, role).items():
         if value is None:
             continue
         for item in _items(value):
-            out.append("%s=%s" % (key, ("yes" if item else "no") if isinstance(item, bool) else item))
+            out.append((key, ("yes" if item else "no") if isinstance(item, bool) else str(item)))
     return out
 
 
 def socket(app: Mapping[str, Any], role: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> str:
     """The app's socket unit (uwsgi-<name>.socket), for an app under socket activation."""
+    return text(socket_lines(app, role, managed), UNIT_SEPARATOR)
+
+
+def socket_lines(app: Mapping[str, Any], role: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> List[Line]:
+    """The lines of socket()."""
     name = app["name"]
     paths = model.paths(role, name)
     unit = model.unit_name(name)
     runtime = model.runtime_name(name)
     effective = model.effective_options(app, role)
-    out = [
-        comment(managed),
+    out = comment(managed).split("\n") + [
         '# The listening sockets of uWSGI app "%s", held by systemd and handed to' % name,
         "# %s: while the app restarts, connections wait in these sockets' queues" % unit,
         "# instead of being refused.",
@@ -289,17 +315,21 @@ def socket(app: Mapping[str, Any], role: Mapping[str, Any], managed: str = DEFAU
         "[Install]",
         "WantedBy=sockets.target",
     ]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def env_file(app: Mapping[str, Any], secrets: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> str:
     """The app's secret environment, read by systemd as root when it starts the app. Root-only."""
+    return text(env_lines(app, secrets, managed), UNIT_SEPARATOR)
+
+
+def env_lines(app: Mapping[str, Any], secrets: Mapping[str, Any], managed: str = DEFAULT_MANAGED) -> List[str]:
+    """The lines of env_file()."""
     name = app["name"]
-    out = [
-        comment(managed),
+    out = comment(managed).split("\n") + [
         '# The secret environment of uWSGI app "%s" (uwsgi_production_secrets), read by systemd' % name,
         "# as root when it starts %s. Root-only (0600)." % model.unit_name(name),
     ]
     for key, value in secrets.items():
         out.append('%s="%s"' % (key, _shell_env_value(value)))
-    return "\n".join(out) + "\n"
+    return out
