@@ -61,6 +61,7 @@ class Inputs:
         self.deployed = [(index, app) for index, app in enumerate(self.apps) if app.get("state", "present") != "absent"]
         self.accounts = model.accounts(self.apps, self.role)
         self._options = {}
+        self.reported: List[Tuple[str, str]] = []
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.variables.get(PREFIX + name, default)
@@ -95,7 +96,11 @@ RULES = JINJA_RULES + fields.LATER_RULES + injection.RULES + privilege.RULES + s
 def violations(variables: Mapping, somaxconn: Optional[int] = None) -> List[Tuple[str, str]]:
     """(rule, message) of every broken rule, in the order of RULES; `rule` is the rule function's name."""
     inputs = Inputs(variables, somaxconn)
-    return [(rule.__name__.lstrip("_"), message) for rule in RULES for message in rule(inputs)]
+    # What the earlier rules said: a later rule (the injection rule) does not report a variable twice.
+    found = inputs.reported = []
+    for rule in RULES:
+        found += [(rule.__name__.lstrip("_"), message) for message in rule(inputs)]
+    return found
 
 
 def validate(variables: Mapping, somaxconn: Optional[int] = None) -> List[str]:

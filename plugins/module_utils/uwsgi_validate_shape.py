@@ -22,7 +22,7 @@ from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_address a
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_validate_fields import host_port_form
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_validate_injection import (
-    LINE_BREAKS, breaks, key_path, rendered, value_items,
+    LINE_BREAKS, breaks, inputs_of, key_path, rendered_lines, value_items,
 )
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_validate_jinja import (
     as_dict, is_list, is_str, to_json,
@@ -237,12 +237,29 @@ def _own_ini_value(path):
     return not (path.startswith("uwsgi_production_options") or re.match(r"uwsgi_production_apps\[\d+\]\.options", path))
 
 
-def _uwsgi_expansion(inputs):
-    for path, value, kind, target in rendered(inputs):
-        if not (is_str(value) and "ini" in target and kind in ("value", "unit value", "reported value")
-                and _own_ini_value(path)) or breaks(value):
+def _ini_values(inputs):
+    """(variable, value) of every string value (not a key) that the renderer writes into some app's ini as (part
+    of) an option's value, found in the ini the renderer makes (uwsgi_validate_injection.rendered_lines)."""
+    seen = set()
+    # Both the ini an app gets under socket activation and without it (where its sockets are its own lines).
+    files = list(rendered_lines(inputs)) + list(rendered_lines(inputs, {"socket_activation": False}))
+    for index, file, _grammar, _separator, lines in files:
+        if file != "ini":
             continue
-        if kind == "reported value":
+        values = [line[1] for line in lines if isinstance(line, tuple)]
+        for path, value, is_key in inputs_of(inputs, index, file):
+            if is_key or not value or path in seen:
+                continue
+            if any(value in text or value.replace("%", "%%") in text for text in values):
+                seen.add(path)
+                yield path, value
+
+
+def _uwsgi_expansion(inputs):
+    for path, value in _ini_values(inputs):
+        if not _own_ini_value(path) or breaks(value):
+            continue
+        if re.search(r"\.crons\[\d+\]\.command$", path):
             if CRON_EXPANSION.search(value):
                 yield "%s = %s %s." % (path, to_json(value), CRON_EXPANSION_RULE)
         elif EXPANSION.search(value):

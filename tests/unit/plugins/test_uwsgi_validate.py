@@ -804,8 +804,7 @@ def test_every_violation_is_reported_at_once_in_the_order_of_the_rules():
 NEW_MESSAGES = {
     "socket_unit_injection": (
         'uwsgi_production_apps[0].socket = "/run/uwsgi-shop/uwsgi.sock\\nExecStartPost=/bin/touch /x" must not hold a '
-        "line break or NUL: the role writes it into the app's ini, unit and socket unit, where it would start a line of "
-        "its own."),
+        "line break or NUL: the role writes it into the app's socket unit, where it would start a line of its own."),
     "ini_key_with_equals": (
         'uwsgi_production_apps[0].options["harakiri = 0 ;"] is not a usable ini key: it must not be empty, hold \'=\', '
         "start with ';', '#' or '[', or begin or end with a space (uWSGI would read another key, a comment or a section)."),
@@ -1106,3 +1105,64 @@ def test_what_an_app_names_must_exist_on_the_host(apps, existing, variable, word
 ])
 def test_what_exists_on_the_host_passes(apps, existing):
     assert host_check(apps, existing) == []
+
+
+# --- The injection rule is the renderer's (uwsgi_validate_injection): no list of what goes where ---------
+
+def _with_motd(monkeypatch, where):
+    """The renderer writes a new app key, `motd`, into a file the validator was never told about."""
+    from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render
+    if where == "unit":
+        original = uwsgi_render._service_hardening
+        monkeypatch.setattr(uwsgi_render, "_service_hardening",
+                            lambda app, role: original(app, role) + [("Description", app.get("motd", ""))])
+    else:
+        original = uwsgi_render.ini_lines
+        monkeypatch.setattr(uwsgi_render, "ini_lines",
+                            lambda app, options, managed="x": original(app, options) + [("motd", app.get("motd", ""))])
+
+
+@pytest.mark.parametrize("where, file", [("unit", "the app's unit"), ("ini", "the app's ini")])
+def test_a_value_the_renderer_newly_writes_is_held_to_the_rule(monkeypatch, where, file):
+    variables = {"uwsgi_production_apps": [app(motd="hello\nExecStartPre=/bin/touch /x")]}
+    assert check(variables) == []  # the renderer does not write `motd` (yet)
+    _with_motd(monkeypatch, where)
+    assert check(variables) == [
+        'uwsgi_production_apps[0].motd = "hello\\nExecStartPre=/bin/touch /x" must not hold a line break or NUL: the role'
+        " writes it into %s, where it would start a line of its own." % file]
+    assert check({"uwsgi_production_apps": [app(motd="hello")]}) == []
+
+
+def test_a_value_the_renderer_newly_ends_a_unit_line_with_may_not_continue_it(monkeypatch):
+    _with_motd(monkeypatch, "unit")
+    assert check({"uwsgi_production_apps": [app(motd="C:\\")]}) == [
+        'uwsgi_production_apps[0].motd = "C:\\\\" must not end with a backslash: systemd would join the next line of the'
+        " app's unit to it."]
+
+
+def test_role_variables_are_checked_with_no_app_to_deploy():
+    messages = check({"uwsgi_production_stop_timeout": "90\nExecStartPre=/bin/touch /x"})
+    assert any(message.startswith("uwsgi_production_stop_timeout = ") and "every app's unit" in message
+               for message in messages), messages
+
+
+def test_every_file_of_a_good_app_is_rendered_and_read_as_meant():
+    """The guard that skips what cannot render skips nothing good: every file is parsed, and reads as meant."""
+    from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_injection as injection
+    variables = role_variables({"uwsgi_production_apps": [app(http_socket="127.0.0.1:8080", environment={"A": "1"})],
+                                "uwsgi_production_secrets": {"shop": {"TOKEN": "x"}}})
+    files = {file: lines for _index, file, _grammar, _separator, lines in
+             injection.rendered_lines(validator.Inputs(variables, SOMAXCONN))}
+    assert all(files[name] for name in ("ini", "unit", "socket unit", "secrets file"))
+    for name, grammar, separator in injection.FILES:
+        assert injection.misread(files[name], grammar, separator) == []
+    assert any(isinstance(line, tuple) for line in files["ini"]) and any(isinstance(line, tuple) for line in files["unit"])
+
+
+@pytest.mark.parametrize("text, grammar, entries", [
+    ("a = 1\n; c\nb=2\n[x]\n", "ini", [("pair", "a", "1"), None, ("pair", "b", "2"), ("section", "[x]")]),
+    ("A=1 \\\nB=2\n# c \\\nC=3\n", "unit", [("pair", "A", "1  B=2"), None, ("pair", "C", "3")]),
+])
+def test_the_readers_grammars(text, grammar, entries):
+    from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_validate_injection as injection
+    assert [entry for _first, _last, entry in injection.parse(text, grammar)] == entries
