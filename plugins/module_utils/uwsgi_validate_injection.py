@@ -170,12 +170,10 @@ def strings(base: str, value: Any) -> Iterator[Tuple[str, str, bool]]:
             path = key_path(base, key)
             if isinstance(key, str):
                 yield path, key, True
-            for found in strings(path, item):
-                yield found
+            yield from strings(path, item)
     elif is_list(value):
         for number, item in enumerate(value):
-            for found in strings("%s[%d]" % (base, number), item):
-                yield found
+            yield from strings("%s[%d]" % (base, number), item)
 
 
 def inputs_of(inputs: Any, index: int, file: str) -> List[Tuple[str, str, bool]]:
@@ -272,8 +270,7 @@ def _file_structure(inputs):
     for (path, value, is_key, rule), files in blamed.items():
         if not (rule == "break" and _reported(inputs, path, value, is_key)):
             yield _message(path, value, is_key, rule, files)
-    for message in unexplained:
-        yield message
+    yield from unexplained
 
 
 # --- What is not the file's structure: kept explicit ------------------------------------------------------
