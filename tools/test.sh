@@ -85,6 +85,9 @@ own_rc=0
 wait "$shared_pid" || shared_rc=$?
 wait "$own_pid" || own_rc=$?
 step "molecule: shared host exit $shared_rc, own hosts exit $own_rc"
-[ "$shared_rc" -eq 0 ] && [ "$own_rc" -eq 0 ]
+# (Not `[ ] && [ ]`: set -e ignores a failure that is not the last command of an && list.)
+if [ "$shared_rc" -ne 0 ] || [ "$own_rc" -ne 0 ]; then
+  exit 1
+fi
 
 step "done in $((SECONDS - started)) s"
