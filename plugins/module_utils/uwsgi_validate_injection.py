@@ -36,6 +36,8 @@ PHYSICAL_LINES = re.compile("[%s]" % re.escape(LINE_BREAKS))
 UNIT_KEY = r"[A-Za-z][A-Za-z0-9]*"
 COMMENTS = (";", "#")
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# uWSGI reads any non-empty text before the first '=' as a key.
+INI_KEY = r".+"
 
 LINE_BREAK_RULE = "must not hold a line break or NUL: the role writes it into %s, where it would start a line of its own"
 INI_KEY_RULE = ("is not a usable ini key: it must not be empty, hold '=', start with ';', '#' or '[', or begin or end with"
@@ -47,21 +49,10 @@ SECRET_RULE = ("holds a line break or NUL (its value is not shown): the role wri
 STRUCTURE_RULE = "makes %s read otherwise than the role means (line %d: %s)"
 
 
-def _ini_entry(line: str) -> Optional[tuple]:
-    """What uWSGI's ini reader makes of one line: None (blank, comment), a section, or a (key, value) pair;
-    a line without '=' or with an empty key sets nothing."""
-    line = line.strip()
-    if not line or line.startswith(COMMENTS):
-        return None
-    if line.startswith("["):
-        return ("section", line)
-    key, equals, value = line.partition("=")
-    return ("pair", key.strip(), value.strip()) if equals and key.strip() else ("nothing", line)
-
-
-def _unit_entry(line: str, key_grammar: str = UNIT_KEY) -> Optional[tuple]:
-    """What systemd makes of one logical line of a unit (or, with an environment variable's name for a key,
-    of an EnvironmentFile)."""
+def _read_entry(line: str, key_grammar: str) -> Optional[tuple]:
+    """What a reader makes of one logical line: None (blank, comment), a section, a (key, value) pair when
+    the text before its first '=' is a key of `key_grammar`, else a line that sets nothing. uWSGI's ini takes
+    any non-empty key (INI_KEY); systemd a directive name (UNIT_KEY), an EnvironmentFile a variable name."""
     line = line.strip()
     if not line or line.startswith(COMMENTS):
         return None
@@ -98,9 +89,7 @@ def _meant(line: Any, grammar: str) -> Optional[tuple]:
 
 
 def _entry(line: str, grammar: str) -> Optional[tuple]:
-    if grammar == "ini":
-        return _ini_entry(line)
-    return _unit_entry(line, ENV_NAME if grammar == "env" else UNIT_KEY)
+    return _read_entry(line, {"ini": INI_KEY, "env": ENV_NAME}.get(grammar, UNIT_KEY))
 
 
 def misread(lines: List[Any], grammar: str, separator: str) -> List[int]:
