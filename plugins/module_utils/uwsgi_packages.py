@@ -29,6 +29,9 @@ IMPORT_TIMEOUT = 120
 TARGET_VAR, FILE_VAR, CALLABLE_VAR, PATH_VAR = ("PYOPS_CHECK_MODULE", "PYOPS_CHECK_WSGI_FILE", "PYOPS_CHECK_CALLABLE",
                                                 "PYOPS_CHECK_PYTHONPATH")
 # What a check outside uWSGI cannot import: an app that needs uWSGI's own module at import time.
+# A wheel file named by its absolute path: /dir/name-version[-build]-python-abi-platform.whl
+WHEEL_FILE = re.compile(r"^/(?:[^/]+/)*(?P<name>[A-Za-z0-9._]+)-(?P<version>[A-Za-z0-9.!+_]+)(?:-\d[A-Za-z0-9._]*)?"
+                        r"-[A-Za-z0-9._]+-[A-Za-z0-9._]+-[A-Za-z0-9._]+\.whl$")
 UWSGI_ONLY = re.compile(r"^ModuleNotFoundError: No module named 'uwsgi'$", re.MULTILINE)
 
 CHECK = '''import importlib, importlib.util, os, sys
@@ -76,6 +79,15 @@ def is_direct(spec: str) -> bool:
     text = spec.strip()
     return (text.startswith(("/", ".", "~")) or "://" in text or "@" in text or "/" in text
             or text.endswith((".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")))
+
+
+def wheel_requirement(spec: str) -> str:
+    """`name==version` of a wheel file named by its absolute path ('' for any other specifier): pip installs such
+    a wheel only when that version of its distribution is not installed ("already installed with the same version
+    as the provided wheel"), so comparing name and version, with its dependencies, is pip's own decision. The
+    name and version come from the file name (PEP 427: name-version[-build]-python-abi-platform.whl)."""
+    match = WHEEL_FILE.match(spec.strip())
+    return "%s==%s" % (match.group("name"), match.group("version")) if match else ""
 
 
 def requirement_lines(text: str) -> tuple:

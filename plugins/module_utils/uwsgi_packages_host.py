@@ -68,9 +68,47 @@ def fingerprint(venv: str) -> dict:
     return {name: (dist["version"], dist["digest"]) for name, dist in installed(venv).items()}
 
 
+def compared(spec: str) -> str:
+    """The specifier to compare for `spec`: a wheel file on the host as `name==version`, as pip compares it (a wheel
+    file that is not there stays a path, left to pip, which says it is missing)."""
+    wheel = packages.wheel_requirement(spec)
+    return wheel if wheel and os.path.isfile(spec.strip()) else spec
+
+
+def leftovers(venv: str) -> list:
+    """What a killed run left beside the virtualenv that recover() sets right."""
+    found = [path for path in (packages.staging_of(venv), packages.failed_of(venv)) if os.path.lexists(path)]
+    if not os.path.lexists(venv) and os.path.isdir(packages.snapshot_of(venv)):
+        found.append(packages.snapshot_of(venv))
+    return found
+
+
+def read_plan(app: dict) -> packages.Plan:
+    """What a run does for one app's virtualenv as the host has it now (uwsgi_packages.plan)."""
+    venv = app["virtualenv"]
+    exists = os.path.exists(os.path.join(venv, "bin", "python"))
+    return packages.plan(exists, os.path.isdir(packages.snapshot_of(venv)),
+                         why_pip(venv, app, venv_version(venv)) if exists else "")
+
+
+def due(apps: list) -> dict:
+    """app name -> why, for every app whose packages the install step has work for (a virtualenv to make, pip to
+    run, a change an earlier run never proved, what a killed run left): read only, for the host read that lets a
+    run with nothing to do skip the step's call."""
+    found = {}
+    for app in packages.wanted_apps(apps):
+        left = leftovers(app["virtualenv"])
+        planned = read_plan(app)
+        if left:
+            found[app["name"]] = "a run was killed and left %s" % ", ".join(left)
+        elif planned.install or planned.pending:
+            found[app["name"]] = planned.why
+    return found
+
+
 def why_pip(venv: str, app: dict, venv_version: str) -> str:
     """Why pip would change the app's virtualenv, '' when it would not (uwsgi_packages.unsatisfied)."""
-    specs = [str(spec) for spec in app.get("packages") or []]
+    specs = [compared(str(spec)) for spec in app.get("packages") or []]
     if app.get("requirements"):
         text = _read(app["requirements"])
         if not text and not os.path.exists(app["requirements"]):

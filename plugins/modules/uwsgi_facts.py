@@ -167,6 +167,13 @@ lock:
       the holder of its own runs lives) when another run holds it and no fact was read; C(none) in check mode.
   returned: always
   type: dict
+packages_due:
+  description:
+    - Per app without a release that lists C(packages) or C(requirements), the reason the role's install step has
+      work for it (its virtualenv to make, pip to run, a change an earlier run never proved, what a killed run
+      left); the apps pip would change nothing for are not listed, and with none listed the step makes no call.
+  returned: always
+  type: dict
 run:
   description: The run that holds the lock, which the role's later calls name; null in check mode.
   returned: always
@@ -185,6 +192,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages_host as packages_host
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_sizing as sizing
@@ -363,6 +371,7 @@ def main():
         releases=releases,
         release_builds=builds,
         release_notes=[note for planned in releases.values() for note in planned["notes"]],
+        packages_due=packages_host.due(present),
         host_resources=sizing.read_host(),
         lock=lock,
         run=module.params["run"] if lock["verdict"] != "none" else None,

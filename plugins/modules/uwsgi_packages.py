@@ -149,11 +149,8 @@ class Run:
 
 def plan_app(run: Run, app: dict) -> packages.Plan:
     """What this run does for one app, after setting right what a killed run left beside its virtualenv."""
-    venv = app["virtualenv"]
-    recovered = [] if run.module.check_mode else host.recover(venv)
-    exists = os.path.exists(os.path.join(venv, "bin", "python"))
-    why = host.why_pip(venv, app, host.venv_version(venv)) if exists else ""
-    planned = packages.plan(exists, os.path.isdir(packages.snapshot_of(venv)), why)
+    recovered = [] if run.module.check_mode else host.recover(app["virtualenv"])
+    planned = host.read_plan(app)
     run.apps[app["name"]] = {"why": planned.why, "changed": [], "checked": False, "recovered": recovered}
     return planned
 

@@ -214,6 +214,57 @@ def test_pip_upgrading_a_package_leaves_the_hard_link_snapshot_as_it_was(tmp_pat
     assert done.stdout.strip() == "2"
 
 
+@pytest.mark.parametrize("spec, wanted", [
+    ("/srv/relbench/wheels/relbench_dep0-1.0-py3-none-any.whl", "relbench_dep0==1.0"),
+    ("/w/Shop_Dep-2.0rc1+local.1-1build-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+     "Shop_Dep==2.0rc1+local.1"),
+    ("dist/shop-1.0-py3-none-any.whl", ""),             # relative: pip's directory decides what it names
+    ("/w/shop-1.0.whl", ""), ("/w/shop-1.0-py3-none-any.zip", ""), ("shop==1.0", ""),
+    ("shop @ file:///w/shop-1.0-py3-none-any.whl", ""), ("/w/shop-1.0-py3-none-any.whl/../x", ""),
+])
+def test_a_wheel_file_is_compared_by_the_name_and_version_in_its_file_name(spec, wanted):
+    assert packages.wheel_requirement(spec) == wanted
+
+
+def test_a_wheel_of_the_installed_version_is_what_pip_leaves_alone_and_the_install_step_is_then_not_due(tmp_path):
+    """The decision made without pip agrees with this pip: the wheel of the installed version changes nothing."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-index"]
+    two = wheel(tmp_path, "2", "VERSION = 2\n")
+    subprocess.run(pip + [two], check=True, capture_output=True)
+    app = {"name": "shop", "virtualenv": str(venv), "packages": [two]}
+    version = host.venv_version(str(venv))
+    assert host.why_pip(str(venv), app, version) == "" and host.due([app]) == {}
+    before = host.fingerprint(str(venv))
+    again = subprocess.run(pip + [two], check=True, capture_output=True, text=True)
+    assert "already installed with the same version" in again.stdout + again.stderr
+    assert packages.fingerprint_changed(before, host.fingerprint(str(venv))) == []
+    # Another version, or a wheel file that is not there: pip has work (and says what is missing).
+    three = wheel(tmp_path, "3", "VERSION = 3\n")
+    assert host.due([dict(app, packages=[three])]) == {"shop": "pyopsdemo 2 is installed, pyopsdemo==3 is asked"}
+    gone = str(tmp_path / "gone" / "pyopsdemo-2-py3-none-any.whl")
+    assert "pip alone can tell" in host.due([dict(app, packages=[gone])])["shop"]
+
+
+def test_the_install_step_is_due_for_a_new_virtualenv_an_unproved_change_or_what_a_killed_run_left(tmp_path):
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    write_dist(site, "six", "1.17.0")
+    (tmp_path / "venv" / "bin").mkdir()
+    (tmp_path / "venv" / "bin" / "python").write_text("")
+    app = {"name": "shop", "virtualenv": str(tmp_path / "venv"), "packages": ["six==1.17.0"]}
+    others = [{"name": "released", "release": {"id": "1"}, "virtualenv": "/nowhere", "packages": ["six"]},
+              {"name": "gone", "state": "absent", "virtualenv": "/nowhere", "packages": ["six"]}]
+    assert host.due([app] + others) == {}
+    assert host.due([dict(app, packages=["six==1.16.0"])]) == {"shop": "six 1.17.0 is installed, six==1.16.0 is asked"}
+    assert host.due([dict(app, virtualenv=str(tmp_path / "new"))]) == {"shop": "its virtualenv does not exist yet"}
+    (tmp_path / ("venv" + packages.SNAPSHOT)).mkdir()
+    assert host.due([app]) == {"shop": "an earlier run changed its packages and never proved them"}
+    (tmp_path / ("venv" + packages.SNAPSHOT)).rmdir()
+    (tmp_path / ("venv" + packages.STAGING)).mkdir()
+    assert host.due([app]) == {"shop": "a run was killed and left %s" % (str(tmp_path / "venv") + packages.STAGING)}
+
+
 def test_the_failure_says_the_app_still_serves_its_old_code():
     text = packages.failure("web1", "shopapp", "importing shopapp:application with the new packages failed",
                             "ImportError: broken", "snapshot")
