@@ -276,7 +276,7 @@ def valid_id(value: object) -> bool:
 # --- Switching and going back -------------------------------------------------------------------------
 
 def load_by_chain(running: bool, changed: list) -> bool:
-    """Whether the switch step itself moves a running app to the release it switched to, with a chain reload:
+    """Whether the switch (uwsgi_config's, uwsgi_release_switch) itself moves a running app to the release it switched to, with a chain reload:
     only when nothing else of the app changed. Otherwise the service step's start, reload or restart loads it."""
     return running and not changed
 

@@ -20,6 +20,14 @@ description:
     read-only file system fails the module naming the file, with no file of any app replaced.
   - Reports, per app, which files changed and whether an option that a graceful reload cannot apply
     changed since the app's last good ini, so the caller can choose between a reload and a restart.
+  - Then switches each app with a new release (or a chain reload a killed run left) to it, in the same call (its
+    C(current) link in one rename) and, for a running app nothing else of which changed, moves its workers one at a
+    time (a chain reload through the master fifo), waited for on its stats socket until every worker is a new
+    process that accepts and has loaded the app, within a deadline derived from the workers and the release's
+    import time, then its health-check page asked. An app that is not running, or whose ini or units changed too,
+    is loaded by M(pyops.uwsgi.uwsgi_service). Then its old releases are pruned. A chain that does not finish, or a
+    failed health check, fails the call with C(switched), which the role's rescue reverts
+    (M(pyops.uwsgi.uwsgi_release), O(pyops.uwsgi.uwsgi_release#module:step=revert)).
   - Reports whether every app is settled (running as configured, enabled, its last good copies current),
     so that a run which changes nothing skips M(pyops.uwsgi.uwsgi_service).
   - The internal module of the role C(pyops.uwsgi.uwsgi_production); its inputs have been validated.
@@ -68,9 +76,14 @@ options:
   releases:
     description:
       - The C(releases) result of M(pyops.uwsgi.uwsgi_facts), per app with a release, what this run does with it. An
-        app with a release to switch to (or a chain reload to finish) is not settled; its plan goes into its C(release).
+        app with a release to switch to (or a chain reload to finish) is switched by this call; its plan goes into
+        its C(release).
     type: dict
     default: {}
+  host:
+    description: The inventory name of the host, for the message of a failed switch.
+    type: str
+    default: ""
 attributes:
   check_mode:
     support: full
@@ -118,11 +131,18 @@ apps:
       reload_marker: /run/uwsgi-hello/master.fifo
       pidfile: /run/uwsgi-hello/uwsgi.pid
       left_out: []
-releases_pending:
-  description: The apps whose release the switch step switches to (or whose interrupted chain reload it finishes).
+switched:
+  description:
+    - Per app whose release this call switched to (or whose interrupted chain reload it finished), the release before
+      (C(from), "" for none) and after (C(to)), and how its workers moved (C(chain) with its seconds, its workers and
+      its health check, or C(service), when the service step loads it); with C(error) on a failure.
   returned: always
-  type: list
-  elements: str
+  type: dict
+  sample: {shop: {from: "2.4.0", to: "2.4.1", loaded: chain, seconds: 12.4, health: {status: 200, attempts: 1, elapsed: 0.01}}}
+pruned:
+  description: Per app this call switched, the releases it removed.
+  returned: always
+  type: dict
 settled:
   description:
     - Whether the service step has nothing to do for any app (uwsgi_actions.settled); always false in check mode
@@ -180,6 +200,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_switch as release_switch
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_render as render
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_actions as actions
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_state as state
@@ -266,6 +287,20 @@ def check_text(role, scratch, name, candidate, managed):
     return render.ini(app, options, managed)
 
 
+def switch(run):
+    """Each app with a new release (or a chain reload a killed run left) switched to it, once every file is
+    written (uwsgi_release_switch.switch_one); the first that fails fails the call with `switched`, for the rescue."""
+    if run.module.check_mode:
+        return
+    keep = int(run.role.get("keep_releases") or release.KEEP_RELEASES)
+    results = uwsgi_record.results(run.records)
+    for name in [name for name, record in run.records.items() if record.release_pending]:
+        uwsgi_lock.hold(run.module, run.params["run"])
+        run.switched[name], run.pruned[name] = release_switch.switch_one(name, results[name], keep)
+        if run.switched[name].get("error"):
+            run.fail("App '%s' on host %s: %s." % (name, run.params["host"], run.switched[name]["error"]), changed=True)
+
+
 def settled(module, role, apps):
     """Whether no app needs the service step (uwsgi_actions.settled), from one `systemctl show` of every
     unit: what a run that changes nothing skips."""
@@ -296,10 +331,11 @@ class Run:
         self.releases = module.params["releases"] or {}
         self.files = state.Files(module)
         self.records, self.unproven, self.check_texts, self.earlier = {}, {}, {}, {}
+        self.switched, self.pruned = {}, {}
 
     def fail(self, msg, **more):
         self.module.fail_json(msg=msg, apps=uwsgi_record.results(self.records), changed_files=self.files.empty_report(),
-                              python_version=self.python_version, **more)
+                              python_version=self.python_version, switched=self.switched, pruned=self.pruned, **more)
 
 
 def wanted_texts(run, app, options, activated):
@@ -359,7 +395,7 @@ def plan_app(run, app):
         # The defaults this host's Python and uWSGI do not get, each with why (the role shows them).
         left_out=tuple({"option": key, "why": why} for key, why in
                        model.left_out_options(app, role, run.python_version, run.uwsgi_version, run.plugins)),
-        # What uwsgi_facts planned for the app's release (uwsgi_release.plan): the service step switches.
+        # What uwsgi_facts planned for the app's release (uwsgi_release.plan): switch() below switches it.
         release=run.releases[name] if name in run.releases else None,
     )
 
@@ -446,6 +482,7 @@ def main():
             install_changed=dict(type="bool", default=False),
             packages_changed=dict(type="list", elements="str", default=[]),
             releases=dict(type="dict", default={}),
+            host=dict(type="str", default=""),
             run=dict(type="dict"),
         ),
         supports_check_mode=True,
@@ -457,16 +494,15 @@ def main():
     plan(run)
     check(run)
     apply(run)
+    switch(run)
     quiet = settled(module, run.role, run.records)
-    # The apps with a release to switch to, or a chain reload an earlier run left unfinished (the switch step).
-    pending = [name for name, record in run.records.items() if record.release_pending]
-    if quiet and not pending:
-        # Neither the switch step nor the service step will run: this is the run's last call.
+    if quiet:
+        # The service step will not run: this is the run's last call.
         uwsgi_lock.release(module, module.params["run"])
-    module.exit_json(changed=run.files.changed, apps=uwsgi_record.results(run.records), changed_files=run.files.report(),
-                     diff=run.files.diffs, python_version=run.python_version, uwsgi_version=run.uwsgi_version,
-                     uwsgi_plugins=run.plugins, settled=quiet, releases_pending=pending,
-                     left_out=model.left_out_report(run.records))
+    module.exit_json(changed=run.files.changed or bool(run.switched), apps=uwsgi_record.results(run.records),
+                     changed_files=run.files.report(), diff=run.files.diffs, python_version=run.python_version,
+                     uwsgi_version=run.uwsgi_version, uwsgi_plugins=run.plugins, settled=quiet, switched=run.switched,
+                     pruned=run.pruned, left_out=model.left_out_report(run.records))
 
 
 if __name__ == "__main__":

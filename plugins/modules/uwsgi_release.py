@@ -22,13 +22,8 @@ description:
     scratch unix socket, as the app's user), so a release that imports but answers its check wrongly is refused
     before any worker of the app sees it.
   - Fails naming the host, the app, the release, the step and its output; the app keeps serving what it served.
-  - With O(step=switch), points each app's C(current) at its new release in one rename and, for a running app nothing
-    else of which changed, moves its workers there one at a time (a chain reload through the master fifo), waits until
-    the stats socket shows every worker a new process that accepts and has loaded the app, within a deadline derived
-    from the workers and the release's import time, and asks the app for its health-check page. An app that is not
-    running, or whose ini or units changed too, is loaded by the service step. Then prunes the app's old releases.
-    It also finishes a chain reload an interrupted run left. On a failure it fails with C(switched), for O(step=revert).
-  - With O(step=revert) (the role's rescue), points each app this run switched back at the release it served, moves its
+  - The switch to a release built here is M(pyops.uwsgi.uwsgi_config)'s, once the files are written.
+  - With O(step=revert) (the role's rescue), points each app the run switched back at the release it served, moves its
     workers back (a chain reload, or a restart when its master is gone or the failed chain never finished), checks its
     health and reports, per app, which release serves and whether it answers. It never fails; the rollback that
     follows fails the run with that report.
@@ -44,7 +39,7 @@ options:
         or this module). It fails with that failure, naming each app whose release did not build and what it serves,
         and releases the host's run lock.
     type: str
-    choices: [prepare, finish, failed, switch, revert]
+    choices: [prepare, finish, failed, revert]
     required: true
   failure:
     description: With O(step=failed), what failed (the failed task's message).
@@ -77,19 +72,13 @@ options:
     type: str
     required: true
   config:
-    description: With O(step=switch), the C(apps) result of M(pyops.uwsgi.uwsgi_config) (each app's health check and changes).
+    description: With O(step=revert), the C(apps) result of M(pyops.uwsgi.uwsgi_config) (each app's health check and changes).
     type: dict
     default: {}
   switched:
-    description: With O(step=revert), the C(switched) result of the failed or earlier O(step=switch).
+    description: With O(step=revert), the C(switched) result of M(pyops.uwsgi.uwsgi_config), failed or not.
     type: dict
     default: {}
-  last:
-    description:
-      - With O(step=switch), whether this is the run's last call (no app needs the service step), so that it releases
-        the host's run lock when it succeeds.
-    type: bool
-    default: false
 attributes:
   check_mode:
     support: full
@@ -114,17 +103,6 @@ built:
   returned: always
   type: dict
   sample: {shop: {id: "2.4.1", import_seconds: 1.42}}
-switched:
-  description:
-    - With O(step=switch), per app whose C(current) this call switched, the release before (C(from), "" for none) and
-      after (C(to)), and how its workers moved (C(chain) with its seconds, or C(service)).
-  returned: always
-  type: dict
-  sample: {shop: {from: "2.4.0", to: "2.4.1", loaded: chain, seconds: 12.4, health: {status: 200, attempts: 1, elapsed: 0.01}}}
-pruned:
-  description: With O(step=switch), per app, the releases removed.
-  returned: always
-  type: dict
 reverted:
   description:
     - With O(step=revert), per app, the release it was pointed back at, how (C(chain), C(restart) or C(service)), and
@@ -141,9 +119,9 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
-from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release as release
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_host as release_host
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_release_switch as switch
 from ansible_collections.pyops.uwsgi.plugins.module_utils.uwsgi_systemd import Systemd
 
 
@@ -197,43 +175,6 @@ def finish(module: AnsibleModule, app: dict, wanted: release.Spec) -> float:
     return seconds
 
 
-def health(info: dict) -> tuple:
-    """(result, error) of the app's health check; error None when it answered as expected or the check is off."""
-    params = info["health"]
-    if not params.get("enabled", True):
-        return None, None
-    try:
-        return probe.check(params["socket"], params["protocol"], params["path"], params["host"], params["status"],
-                           float(params["timeout"])), None
-    except probe.Unhealthy as exc:
-        return exc.result, exc.msg
-
-
-def chain(name: str, info: dict, wanted: str, import_seconds: float) -> dict:
-    """Chain-reload a running app onto the release `current` names, then ask for its health-check page."""
-    stats_socket = model.runtime_dir(name) + "/stats.sock"
-    workers = len(release.serving_workers(release_host.read_stats(stats_socket)))
-    # One worker more than serve now: a single worker first gets a spare (uwsgi_release_host.wake_spare).
-    deadline = release.chain_deadline(workers + 1, import_seconds)
-    done, waiting, seconds = release_host.chain_reload(model.runtime_dir(name) + "/master.fifo", stats_socket, deadline)
-    entry = {"loaded": "chain", "seconds": seconds, "workers": workers, "health": None}
-    if not done:
-        entry["error"] = ("the chain reload onto release %s did not finish within %.0f s (%d workers, an import of "
-                          "%.1f s): workers %s never accepted with the new release"
-                          % (wanted, deadline, workers, import_seconds, ", ".join(map(str, waiting)) or "(none answered)"))
-        return entry
-    entry["health"], error = health(info)
-    if error:
-        entry["error"] = "release %s failed its health check after the chain reload: %s" % (wanted, error)
-    return entry
-
-
-def pending(config: dict) -> list:
-    """The apps whose release a switch step would switch or finish."""
-    return [name for name, info in (config or {}).items()
-            if (info.get("release") or {}).get("switch") or (info.get("release") or {}).get("finish")]
-
-
 def build_all(module: AnsibleModule) -> None:
     """Prepare or finish every release to build; fail at the first that fails, saying what each app serves."""
     params = module.params
@@ -256,32 +197,6 @@ def build_all(module: AnsibleModule) -> None:
     module.exit_json(changed=bool(built), built=built)
 
 
-def switch_all(module: AnsibleModule) -> None:
-    """Switch every app that has a new release, move the running ones by a chain reload, prune, or fail."""
-    params, result = module.params, {"switched": {}, "pruned": {}, "changed": False}
-    for name, info in (params["config"] or {}).items():
-        planned = info.get("release") or {}
-        if not (planned.get("switch") or planned.get("finish")):
-            continue
-        layout = release.Layout(planned["root"])
-        marker = release_host.read_json(layout.marker(planned["id"])) or {}
-        running = bool(release_host.read_stats(model.runtime_dir(name) + "/stats.sock"))
-        before = release_host.switch(layout, planned["id"]) if planned.get("switch") else planned.get("previous", "")
-        entry = {"from": before, "to": planned["id"], "loaded": "service"}
-        result["switched"][name] = entry
-        result["changed"] = True
-        if release.load_by_chain(running, info.get("changed") or []):
-            entry.update(chain(name, info, planned["id"], float(marker.get("import_seconds") or 1.0)))
-            if entry.get("error"):
-                module.fail_json(msg="App '%s' on host %s: %s." % (name, params["host"], entry["error"]), **result)
-        host = release_host.read(layout, "")
-        result["pruned"][name] = release_host.remove(layout, release.prune(
-            host, int(params["role"].get("keep_releases") or release.KEEP_RELEASES), planned["id"]))
-    if params["last"]:
-        uwsgi_lock.release(module, params["run"])
-    module.exit_json(**result)
-
-
 def revert_one(module: AnsibleModule, name: str, entry: dict, info: dict) -> dict:
     """Point one app back at the release it served and bring it back on it; what serves now."""
     layout = release.Layout(info["release"]["root"])
@@ -302,7 +217,7 @@ def revert_one(module: AnsibleModule, name: str, entry: dict, info: dict) -> dic
     outcome = {"release": back, "action": action, "serving": False, "error": None, "health": None}
     if action == "chain":
         marker = release_host.read_json(layout.marker(back)) or {}
-        moved = chain(name, info, back, float(marker.get("import_seconds") or 1.0))
+        moved = switch.chain(name, info, back, float(marker.get("import_seconds") or 1.0))
         outcome["error"], outcome["health"] = moved.get("error"), moved.get("health")
     else:
         unit = model.unit_name(name)
@@ -312,7 +227,7 @@ def revert_one(module: AnsibleModule, name: str, entry: dict, info: dict) -> dic
         if not answer.ok:
             outcome["error"] = answer.said
         else:
-            outcome["health"], outcome["error"] = health(info)
+            outcome["health"], outcome["error"] = switch.health(info)
     outcome["serving"] = outcome["error"] is None
     return outcome
 
@@ -327,11 +242,10 @@ def revert_all(module: AnsibleModule) -> None:
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            step=dict(type="str", choices=["prepare", "finish", "failed", "switch", "revert"], required=True),
+            step=dict(type="str", choices=["prepare", "finish", "failed", "revert"], required=True),
             failure=dict(type="str", default=""),
             config=dict(type="dict", default={}),
             switched=dict(type="dict", default={}),
-            last=dict(type="bool", default=False),
             run=dict(type="dict"),
             builds=dict(type="list", elements="dict", default=[]),
             apps=dict(type="list", elements="dict", default=[]),
@@ -347,10 +261,9 @@ def main():
         uwsgi_lock.release(module, params["run"])
         module.fail_json(msg=build_failed(params), changed=True)
     if module.check_mode:
-        module.exit_json(changed=bool(params["builds"] or pending(params["config"])), built={}, switched={}, pruned={},
-                         reverted={})
+        module.exit_json(changed=bool(params["builds"]), built={}, reverted={})
     uwsgi_lock.hold(module, params["run"])
-    {"prepare": build_all, "finish": build_all, "switch": switch_all, "revert": revert_all}[params["step"]](module)
+    {"prepare": build_all, "finish": build_all, "revert": revert_all}[params["step"]](module)
 
 
 if __name__ == "__main__":

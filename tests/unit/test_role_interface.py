@@ -95,7 +95,7 @@ def test_every_task_that_touches_secret_values_is_no_log():
     # uwsgi_packages the import check of an app whose packages changed.
     assert modules == [
         ("app_packages.yml", "Install each app's packages into its virtualenv, check its import, keep a snapshot to go back to"),
-        ("configure.yml", "Write every app's ini, units and secrets file (uWSGI checks each changed ini first)"),
+        ("configure.yml", "Write every app's files (uWSGI checks each changed ini first), switch each app with a new release to it"),
         ("releases.yml", "Link each new release's shared paths, run its commands, check its import, mark it complete"),
     ]
     for (name, task), module in zip(modules, ("uwsgi_packages", "uwsgi_config", "uwsgi_release")):

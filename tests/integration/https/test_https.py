@@ -38,7 +38,7 @@ def main_pid(host):
     return unit_properties(host, UNIT, "MainPID")["MainPID"]
 
 
-CONFIG_TASK = "Write every app's ini, units and secrets file (uWSGI checks each changed ini first)"
+CONFIG_TASK = "Write every app's files (uWSGI checks each changed ini first), switch each app with a new release to it"
 
 
 def rotate(tmp_path, serial):

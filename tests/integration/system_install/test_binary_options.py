@@ -19,7 +19,7 @@ from paths import REPO, load_yaml
 SCENARIO = REPO / "molecule" / "system_install"
 APP = load_yaml(SCENARIO / "apps.yml")["uwsgi_production_apps"][0]
 PLAYBOOK = REPO / "molecule" / "shared" / "converge.yml"
-CONFIG = "Write every app's ini, units and secrets file (uWSGI checks each changed ini first)"
+CONFIG = "Write every app's files (uWSGI checks each changed ini first), switch each app with a new release to it"
 SAID = "Say which defaults the host's Python and uWSGI left out"
 
 
