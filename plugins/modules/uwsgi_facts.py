@@ -111,7 +111,7 @@ ssl_missing:
   type: list
   elements: str
 missing_groups:
-  description: The service groups (the role's and the apps') that do not exist yet.
+  description: The service groups (the role's, the apps' and the stats sockets' group) that do not exist yet.
   returned: always
   type: list
   elements: str
@@ -167,6 +167,13 @@ lock:
       the holder of its own runs lives) when another run holds it and no fact was read; C(none) in check mode.
   returned: always
   type: dict
+install_steps:
+  description:
+    - The role's install steps this run has work for (C(plugins/module_utils/uwsgi_install.py)), of C(apt), C(system),
+      C(report), C(pip) and C(accounts); with none, the role includes none of its install tasks.
+  returned: always
+  type: list
+  elements: str
 packages_due:
   description:
     - Per app without a release that lists C(packages) or C(requirements), the reason the role's install step has
@@ -190,6 +197,7 @@ import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_install as install
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_lock
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_model as model
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_packages_host as packages_host
@@ -320,6 +328,23 @@ def venv_mismatches(apps, existing, embedded, python):
     return wrong
 
 
+def read_install(module, role, apps, ssl):
+    """What the install steps would find (uwsgi_install.steps decides from it): the Debian packages missing, the
+    binary, the uWSGI release in the role's virtualenv, the https apps a binary without SSL cannot serve, and the
+    service users and groups (the stats sockets' group too) that do not exist yet."""
+    exists = os.path.exists(model.binary(role))
+    accounts = model.accounts(apps, role)
+    groups = {group for _user, group in accounts} | ({role["stats_group"]} if role.get("stats_group") else set())
+    return dict(
+        packages_missing=missing_packages(module.run_command, module.params["packages"]),
+        binary_exists=exists,
+        ssl_missing=model.https_apps(apps) if exists and not ssl else [],
+        pip_version=pip_version(role["venv"]),
+        missing_groups=sorted(group for group in groups if not state.exists(grp.getgrnam, group)),
+        missing_users=[[user, group] for user, group in accounts if not state.exists(pwd.getpwnam, user)],
+    )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -338,7 +363,6 @@ def main():
         module.exit_json(changed=False, lock=lock, run=None)
     role, apps = module.params["role"], module.params["apps"]
     present = model.present_apps(apps)
-    accounts = model.accounts(apps, role)
     existing = existing_venvs(present)
     python = embedding_python(role)
     embedded = state.python_version(module.run_command, python)
@@ -354,19 +378,14 @@ def main():
     releases, builds, errors = read_releases(present, role)
     if errors:
         module.fail_json(msg="\n".join(errors), python_version=embedded)
-    exists = os.path.exists(model.binary(role))
     ssl = state.binary_has_ssl(module.run_command, model.binary(role))
+    found = read_install(module, role, apps, ssl)
     module.exit_json(
         changed=False,
         python_version=embedded,
         apt_lists=bool(glob.glob("/var/lib/apt/lists/*_Packages*")),
-        packages_missing=missing_packages(module.run_command, module.params["packages"]),
-        binary_exists=exists,
         ssl=ssl,
-        ssl_missing=model.https_apps(apps) if exists and not ssl else [],
-        pip_version=pip_version(role["venv"]),
-        missing_groups=sorted({group for _user, group in accounts if not state.exists(grp.getgrnam, group)}),
-        missing_users=[[user, group] for user, group in accounts if not state.exists(pwd.getpwnam, user)],
+        install_steps=install.steps(found, role, module.check_mode),
         existing_venvs=[app["name"] for app in existing],
         releases=releases,
         release_builds=builds,
@@ -375,6 +394,7 @@ def main():
         host_resources=sizing.read_host(),
         lock=lock,
         run=module.params["run"] if lock["verdict"] != "none" else None,
+        **found
     )
 
 
