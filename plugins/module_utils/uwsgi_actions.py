@@ -200,6 +200,18 @@ def rollback_report(failure: str, host: str, last_good_dir: str, rolled_back: Li
     return "\n".join(lines).rstrip("\n")
 
 
+def first_release_line(name: str, error: Optional[str], brought: Optional[Mapping[str, Any]]) -> str:
+    """The release report's line of an app whose first release failed: there is no release to go back to. It
+    serves again only when the configuration's rollback brought it back (`brought`: the configuration it had before
+    its releases) and it answers; otherwise it is DOWN (a new app is stopped, or it is left on the failed release)."""
+    problem = (brought or {}).get("error") or ((brought or {}).get("health") or {}).get("msg")
+    if brought and not problem:
+        return ("- app '%s': its first release failed and it has no earlier release (%s); it was brought back with its "
+                "last good configuration, from before its releases, and runs again." % (name, error))
+    return ("- app '%s': NOT rolled back: %s; it is DOWN: its first release failed and there is no earlier release "
+            "to serve%s." % (name, error, (" (%s)" % problem) if problem else ""))
+
+
 def release_report(text: str, host: str, reverted: Optional[Mapping[str, Mapping[str, Any]]],
                    outcome: Mapping[str, Any]) -> str:
     """The rollback's message with, per app this run had switched to a new release, which release it was pointed
@@ -212,7 +224,7 @@ def release_report(text: str, host: str, reverted: Optional[Mapping[str, Mapping
     for name, entry in reverted.items():
         back, error = entry.get("release"), entry.get("error")
         if not back:
-            lines.append("- app '%s': NOT rolled back: %s; it is left on the new release, which failed." % (name, error))
+            lines.append(first_release_line(name, error, outcome.get(name)))
             continue
         health = entry.get("health")
         if entry.get("action") == "service":

@@ -299,8 +299,17 @@ def test_an_app_on_its_first_release_is_not_rolled_back_and_says_so():
     reverted = {"shop": {"release": "", "action": "none", "serving": False,
                          "error": "no earlier release to go back to (its first release)"}}
     assert release_lines(actions.release_report(CONFIG_FAILURE, "web3", reverted, {})) == [
-        "- app 'shop': NOT rolled back: no earlier release to go back to (its first release); it is left on the new "
-        "release, which failed."]
+        "- app 'shop': NOT rolled back: no earlier release to go back to (its first release); it is DOWN: its first "
+        "release failed and there is no earlier release to serve."]
+    failed = {"state": "restarted", "error": None, "health": {"status": 500, "msg": "GET / answered 500"}}
+    (line,) = release_lines(actions.release_report(CONFIG_FAILURE, "web3", reverted, {"shop": failed}))
+    assert "it is DOWN" in line and line.endswith("(GET / answered 500).") and "rolled back" not in line.replace(
+        "NOT rolled back", "")
+    # An app that served from a chdir before its first release: the configuration's rollback brings that back.
+    brought = {"state": "restarted", "error": None, "health": {"status": 200, "attempts": 1, "elapsed": 0.2}}
+    (line,) = release_lines(actions.release_report(CONFIG_FAILURE, "web3", reverted, {"shop": brought}))
+    assert line.startswith("- app 'shop': its first release failed") and "last good configuration" in line
+    assert "DOWN" not in line
 
 
 def test_the_release_report_is_the_rollback_s_text_when_no_release_was_switched():
