@@ -15,7 +15,8 @@ description:
   - Every app whose files the run changed gets its last good ini, unit, socket unit, secrets file and TLS file back; those
     the run had already started, reloaded or restarted are brought back on them (a reload if that is all the way
     back needs, so they keep serving) and asked for their health-check page again. An app with no last good
-    configuration (a new app) is stopped, its socket unit first.
+    configuration (a new app) is stopped, its socket unit first, and the units the service step enabled for it are
+    disabled.
   - The enablement at boot the service step changed is put back too (its result's C(enabled) and C(disabled)). A
     socket unit it disabled is enabled again once its file is back, a unit it enabled is disabled.
   - Every systemctl call is checked; one that fails is named in the message, which says of each app whether it is
@@ -290,9 +291,10 @@ def bring_back_by(rb, name, back):
     return entry
 
 
-def stop_new(rb, name):
+def stop_new(rb, name, enabled):
     """A new app that failed has no earlier configuration to go back to: it is stopped, its sockets first
-    (a connection waiting in one would start it again at once)."""
+    (a connection waiting in one would start it again at once), and the units the service step enabled are
+    disabled (else the failed app would start again at boot)."""
     record = rb.apps[name]
     if record.activated:
         rb.step(name, "stop", record.socket_unit, accept=(0, NOT_LOADED))
@@ -303,6 +305,9 @@ def stop_new(rb, name):
     if rb.systemd.active_state(record.unit) in ("active", "activating", "reloading"):
         if rb.step(name, "stop", record.unit):
             rb.stopped.append(name)
+    for unit in enabled:
+        if not (record.activated and unit == record.socket_unit):
+            rb.step(name, "disable", unit)
 
 
 def check(rb):
@@ -313,7 +318,7 @@ def check(rb):
             bring_back(rb, name)
     for name, app_plan in rb.plans.items():
         if not app_plan.restore and app_plan.touched:
-            stop_new(rb, name)
+            stop_new(rb, name, app_plan.enabled)
     for name in rb.restored + list(rb.unrestored):
         entry = rb.outcome.get(name) or {"health": None, "error": None}
         active = rb.systemd.active_state(rb.apps[name].unit) if entry["health"] is None else ""

@@ -155,7 +155,9 @@ def test_a_new_app_is_stopped_its_socket_unit_first_and_a_refusal_is_named(host)
     module, rb, text = rollback(host, apps, service, answers)
     assert systemctl_calls(module) == [
         ["stop", "uwsgi-fresh.socket"], ["disable", "uwsgi-fresh.socket"], ["reset-failed", "uwsgi-fresh.socket"],
-        ["show", "--property=ActiveState", "--value", "uwsgi-fresh.service"], ["stop", "uwsgi-fresh.service"]]
+        ["show", "--property=ActiveState", "--value", "uwsgi-fresh.service"], ["stop", "uwsgi-fresh.service"],
+        # Enabled by the service step: disabled, or the failed app would start again at boot.
+        ["disable", "uwsgi-fresh.service"]]
     assert rb.stopped == ["fresh"]
     assert text.endswith("No earlier configuration to roll back to for app(s) fresh (new to host web3): stopped.\n"
                          "- app 'fresh': systemctl FAILED while stopping it: systemctl disable uwsgi-fresh.socket: "
