@@ -136,16 +136,21 @@ def prepare(run: Runner, wanted: Spec, python: str) -> None:
 
 
 def link_shared(wanted: Spec, uid: int, gid: int) -> None:
-    """Each shared path of the release becomes a link to the app's shared directory (made if missing)."""
+    """Each shared path of the release becomes a link to the app's shared directory. A path not shared yet is seeded
+    from the release's own copy (a file, such as a default local settings file, or a directory, moved there and given
+    to the app's user); with none, it is made as a directory."""
     layout = wanted.layout
     for relative in wanted.shared:
         link = os.path.join(layout.code(wanted.id), relative)
         target = os.path.join(layout.shared, relative)
         if not os.path.lexists(target):
-            parent = os.path.dirname(target)
-            os.makedirs(parent, exist_ok=True)
-            os.makedirs(target)
-            os.chown(target, uid, gid)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.lexists(link) and not os.path.islink(link):
+                os.rename(link, target)
+                chown_tree(target, uid, gid)
+            else:
+                os.makedirs(target)
+                os.chown(target, uid, gid)
         if os.path.isdir(link) and not os.path.islink(link):
             shutil.rmtree(link)
         elif os.path.lexists(link):

@@ -237,10 +237,15 @@ def test_link_shared_replaces_what_the_release_ships_with_links(root):
     for relative in ("media", "conf/local.py", "static", "cache", "var/log"):
         link = os.path.join(code, relative)
         assert os.path.islink(link) and os.readlink(link) == os.path.join(layout.shared, relative), relative
-        assert os.path.isdir(link), relative
+        assert os.path.isdir(link) is (relative != "conf/local.py"), relative
     assert os.listdir(os.path.join(code, "static")) == ["kept.css"]
-    made = os.stat(os.path.join(layout.shared, "media"))
-    assert (made.st_uid, made.st_gid) == (NOBODY.pw_uid, NOBODY.pw_gid)
+    # Not shared yet: seeded from what the release ships (its file, its directory), given to the app's user.
+    with open(os.path.join(code, "conf", "local.py")) as handle:
+        assert handle.read() == "DEBUG = True\n"
+    assert os.listdir(os.path.join(code, "media")) == ["sub"]
+    for seeded in ("media", "media/sub", "conf/local.py", "cache"):
+        made = os.stat(os.path.join(layout.shared, seeded))
+        assert (made.st_uid, made.st_gid) == (NOBODY.pw_uid, NOBODY.pw_gid), seeded
     kept = os.stat(os.path.join(layout.shared, "static"))
     assert kept.st_uid == 0                                          # what was there is left as it was
     host.link_shared(wanted, NOBODY.pw_uid, NOBODY.pw_gid)           # again: the same links
