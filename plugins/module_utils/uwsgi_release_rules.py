@@ -130,8 +130,11 @@ def app_violations(index: int, app: Mapping) -> Iterator[str]:
         yield "%s = %s must be a dict with at least an id." % (base, _json(spec))
         return
     if not release.valid_id(spec.get("id")):
+        number = isinstance(spec.get("id"), (int, float)) and not isinstance(spec.get("id"), bool)
         yield ("%s.id = %s must name the release: 1-64 letters, digits, '.', '_', '+' or '-', starting with a letter or"
-               " digit (a version or a commit; it names the release's directory)." % (base, _json(spec.get("id"))))
+               " digit (a version or a commit; it names the release's directory).%s"
+               % (base, _json(spec.get("id")), " It is a number: YAML reads 2.10 as 2.1; quote it (id: \"2.10\")."
+                  if number else ""))
     owned = [key for key in RELEASE_OWNS if app.get(key) is not None]
     if owned:
         yield ("uwsgi_production_apps[%d] (app %s) sets release and %s: an app with a release runs the release's code"

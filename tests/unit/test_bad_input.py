@@ -136,6 +136,8 @@ CASES = [
         uwsgi_production_apps=[released(id="../x")]),
     bad("release_id_trailing_newline", "uwsgi_production_apps[0].release.id = \"1.0\\n\"", "must name the release",
         uwsgi_production_apps=[released(id="1.0\n")]),
+    bad("release_id_a_number", "uwsgi_production_apps[0].release.id = 2.1", "must name the release|quote it",
+        uwsgi_production_apps=[released(id=2.1)]),
     bad("release_packages_a_string", "uwsgi_production_apps[0].release.packages = \"flask==3.1\"", "must be a list",
         uwsgi_production_apps=[released(packages="flask==3.1")]),
     bad("release_pip_option", "uwsgi_production_apps[0].release.source.pip[0] = \"--index-url=http://x\"",
