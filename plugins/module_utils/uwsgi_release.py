@@ -211,7 +211,9 @@ def plan(wanted: Spec, host: HostReleases) -> Plan:
                      "scratch." % (rid, wanted.app))
     switch = host.current != rid
     if switch and not build and host.current:
-        notes.append("app '%s' goes back to release %s, kept on the host: no build." % (wanted.app, rid))
+        older = marker.get("built_at", 0) < (host.complete.get(host.current) or {}).get("built_at", 0)
+        notes.append("app '%s' %s release %s, kept on the host: no build."
+                     % (wanted.app, "goes back to" if older else "switches to", rid))
     finish = not switch and bool(host.stale_workers)
     if finish:
         notes.append("app '%s': an earlier run switched to release %s but not every worker moved to it (workers %s): "

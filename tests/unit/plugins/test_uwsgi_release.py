@@ -90,9 +90,12 @@ PLANS = [
      True, True, False, "", []),
     ("the current release, settled", HostReleases(current="2.0", complete={"2.0": marker("2.0")}), "2.0",
      False, False, False, "", []),
-    ("back to a kept release: no build", HostReleases(current="2.0", previous="1.0",
-                                                      complete={"1.0": marker("1.0"), "2.0": marker("2.0")}), "1.0",
+    ("back to a kept release: no build", HostReleases(current="2.0", previous="1.0", complete={
+        "1.0": marker("1.0", built_at=1.0), "2.0": marker("2.0", built_at=2.0)}), "1.0",
      False, True, False, "", ["goes back to release 1.0", "no build"]),
+    ("forward to a kept release: no build", HostReleases(current="1.0", previous="2.0", complete={
+        "1.0": marker("1.0", built_at=1.0), "2.0": marker("2.0", built_at=2.0)}), "2.0",
+     False, True, False, "", ["switches to release 2.0", "no build"]),
     ("an unfinished build of the wanted id", HostReleases(current="1.0", complete={"1.0": marker("1.0")},
                                                           incomplete=["2.0"]), "2.0",
      True, True, False, "", ["unfinished or failed build", "built again from scratch"]),
@@ -104,7 +107,7 @@ PLANS = [
      "2.0", False, False, True, "", ["not every worker moved", "workers 1, 3", "finished now"]),
     ("built by a run that stopped before the switch, with stale workers", HostReleases(
         current="1.0", complete={"1.0": marker("1.0"), "2.0": marker("2.0")}, stale_workers=[2]), "2.0",
-     False, True, False, "", ["release 2.0, kept on the host: no build"]),
+     False, True, False, "", ["switches to release 2.0, kept on the host: no build"]),
     ("the same id built from another source", HostReleases(current="1.0", complete={
         "1.0": marker("1.0"), "2.0": marker("2.0", fingerprint=OTHER)}), "2.0",
      False, False, False, "release 2.0 of app 'shop' was built from another source", []),
