@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 RELEASES_DIR = "/srv/uwsgi-releases"
 KEEP_RELEASES = 3
+RUN_TAG = "uwsgi_production_run"  # the tag of the role's tasks that act on running apps
 MARKER = "release.json"
 STATE = "release-state.json"
 SOURCES = ("pip", "requirements", "archive", "git")
@@ -276,6 +277,13 @@ def valid_id(value: object) -> bool:
 
 
 # --- Switching and going back -------------------------------------------------------------------------
+
+def switch_allowed(run_tags: list, skip_tags: list) -> bool:
+    """Whether this run moves apps to their new releases: only when it runs the role's actions on running apps too (its
+    tasks tagged uwsgi_production_run). A run limited to writing files (--tags uwsgi_production_configure, or
+    --skip-tags uwsgi_production_run) leaves every app on the release it serves; the next full run switches."""
+    return bool(set(run_tags or ["all"]) & {"all", RUN_TAG}) and RUN_TAG not in set(skip_tags or [])
+
 
 def load_by_chain(running: bool, changed: list) -> bool:
     """Whether the switch (uwsgi_config's, uwsgi_release_switch) itself moves a running app to the release it switched to, with a chain reload:

@@ -84,6 +84,18 @@ options:
     description: The inventory name of the host, for the message of a failed switch.
     type: str
     default: ""
+  run_tags:
+    description:
+      - The play's C(ansible_run_tags). A run limited to writing files (without the role's tag C(uwsgi_production_run),
+        whose tasks act on running apps) switches no app to a new release.
+    type: list
+    elements: str
+    default: [all]
+  skip_tags:
+    description: The play's C(ansible_skip_tags); skipping C(uwsgi_production_run) switches no app either.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -290,7 +302,7 @@ def check_text(role, scratch, name, candidate, managed):
 def switch(run):
     """Each app with a new release (or a chain reload a killed run left) switched to it, once every file is
     written (uwsgi_release_switch.switch_one); the first that fails fails the call with `switched`, for the rescue."""
-    if run.module.check_mode:
+    if run.module.check_mode or not release.switch_allowed(run.params["run_tags"], run.params["skip_tags"]):
         return
     keep = int(run.role.get("keep_releases") or release.KEEP_RELEASES)
     results = uwsgi_record.results(run.records)
@@ -483,6 +495,8 @@ def main():
             packages_changed=dict(type="list", elements="str", default=[]),
             releases=dict(type="dict", default={}),
             host=dict(type="str", default=""),
+            run_tags=dict(type="list", elements="str", default=["all"]),
+            skip_tags=dict(type="list", elements="str", default=[]),
             run=dict(type="dict"),
         ),
         supports_check_mode=True,

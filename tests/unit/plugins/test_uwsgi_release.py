@@ -387,3 +387,14 @@ def test_a_single_serving_worker_gets_a_spare_only_when_a_slot_is_cheap():
     assert release.spare_ready({10}, two) and not release.spare_ready({10, 11}, two)
     loading = {"workers": one["workers"][:1] + [{"id": 2, "pid": 11, "status": "idle", "accepting": 0, "apps": []}]}
     assert not release.spare_ready({10}, loading)
+
+
+@pytest.mark.parametrize("run_tags, skip_tags, allowed", [
+    (["all"], [], True), (None, None, True), (["uwsgi_production_run"], [], True),
+    (["uwsgi_production_configure", "uwsgi_production_run"], [], True),
+    (["uwsgi_production_configure"], [], False),                  # files only: every app keeps its release
+    (["all"], ["uwsgi_production_run"], False), (["uwsgi_production_install"], [], False),
+])
+def test_a_run_limited_to_writing_files_switches_no_app(run_tags, skip_tags, allowed):
+    assert release.switch_allowed(run_tags, skip_tags) is allowed
+
