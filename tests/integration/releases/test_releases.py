@@ -81,6 +81,24 @@ def test_a_release_that_fails_before_the_switch_leaves_the_old_one_serving_untou
     assert {w["pid"] for w in entry["after"]["workers"]} == {w["pid"] for w in entry["before"]["workers"]}
 
 
+def test_a_release_failing_after_the_switch_is_switched_back_and_the_run_says_so(host):
+    entry = record(host, "fails-after-switch")
+    assert entry["before"]["current"] == "8" and entry["outcome"]["failed"], entry
+    msg = entry["outcome"]["msg"]
+    for word in ["App 'shop' on host ", "release 9 failed its health check after the chain reload", "answered 500",
+                 "Releases on host ", "- app 'shop': rolled back to release 8, its workers moved back one at a time "
+                 "(chain reload); it answers its health check again."]:
+        assert word in msg, (word, msg)
+    assert "DOWN" not in msg
+    switched = entry["switched"]["shop"]
+    assert (switched["from"], switched["to"], switched["loaded"]) == ("8", "9", "chain"), switched
+    # Release 8 serves again, from new workers; release 9 lost its marker: never switched to again unbuilt.
+    assert entry["after"]["current"] == "8" and served(entry) == "200 shop 8"
+    assert entry["after"]["releases"]["9"] == {"complete": False, "failed": True}
+    old = {worker["pid"] for worker in entry["before"]["workers"]}
+    assert entry["after"]["workers"] and all(worker["pid"] not in old for worker in entry["after"]["workers"])
+
+
 def test_going_back_to_a_kept_release_builds_nothing(host):
     entry = record(host, "back")
     assert entry["before"]["releases"]["1"]["complete"]
