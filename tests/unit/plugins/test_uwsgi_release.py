@@ -397,4 +397,3 @@ def test_a_single_serving_worker_gets_a_spare_only_when_a_slot_is_cheap():
 ])
 def test_a_run_limited_to_writing_files_switches_no_app(run_tags, skip_tags, allowed):
     assert release.switch_allowed(run_tags, skip_tags) is allowed
-
