@@ -186,7 +186,10 @@ def test_a_killed_run_leaves_the_host_consistent_and_the_next_run_converges(host
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-    time.sleep(2)  # a call still under way on the host ends
+    # A module call the killed run had started on the host goes on to its end: killing the controller does not
+    # reach it (the service step's health check alone waits until 2 s after the app's reload). Wait until none
+    # runs: the role's play runs with become, so each call runs under a shell that echoes BECOME-SUCCESS.
+    assert wait_for(lambda: host.run("pgrep -f 'BECOME-[S]UCCESS'").rc == 1, timeout=120, interval=0.5)
     good = harakiri(host, f"{CONFIG}/last-good/locked.ini")
     # Last good only ever holds a configuration that passed its health check: the old one, unless the
     # killed run's service step had already checked the new one.
