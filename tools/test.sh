@@ -66,14 +66,24 @@ trap 'bash tools/testhost.sh down; rm -rf "$PYOPS_PIP_CACHE"' EXIT
 # new users install); the default scenario runs again on the oldest (its converge, idempotence and tests),
 # after the shared-host scenarios on the same host name, so both ends of requires_ansible run a host.
 OWN_HOSTS=(rolling_update system_install debian13 faults sizing)
+# Each side's output is also kept in a log of its own, so a failure can be shown again at the end (the
+# two sides' lines interleave, and a reader of the run's tail would see only the side that ended last).
+LOGS=$(mktemp -d /var/tmp/pyops-molecule-logs.XXXXXX)
 shared_hosts() {
-  PYTHONUNBUFFERED=1 on_core "$NEWEST" molecule test --all "${OWN_HOSTS[@]/#/--exclude=}" 2>&1 | stamp shared
-  printf '[shared] === molecule (ansible-core %s): default (at %ds)\n' "$OLDEST" $((SECONDS - started))
-  PYTHONUNBUFFERED=1 on_core "$OLDEST" molecule test --scenario-name=default 2>&1 | stamp shared
+  PYTHONUNBUFFERED=1 on_core "$NEWEST" molecule test --all "${OWN_HOSTS[@]/#/--exclude=}" 2>&1 | stamp shared | tee -a "$LOGS/shared"
+  printf '[shared] === molecule (ansible-core %s): default (at %ds)\n' "$OLDEST" $((SECONDS - started)) | tee -a "$LOGS/shared"
+  PYTHONUNBUFFERED=1 on_core "$OLDEST" molecule test --scenario-name=default 2>&1 | stamp shared | tee -a "$LOGS/shared"
 }
 own_hosts() {
-  printf '[own] === molecule (ansible-core %s): %s (at %ds)\n' "$NEWEST" "${OWN_HOSTS[*]}" $((SECONDS - started))
-  PYTHONUNBUFFERED=1 on_core "$NEWEST" molecule test "${OWN_HOSTS[@]/#/--scenario-name=}" 2>&1 | stamp own
+  printf '[own] === molecule (ansible-core %s): %s (at %ds)\n' "$NEWEST" "${OWN_HOSTS[*]}" $((SECONDS - started)) | tee -a "$LOGS/own"
+  PYTHONUNBUFFERED=1 on_core "$NEWEST" molecule test "${OWN_HOSTS[@]/#/--scenario-name=}" 2>&1 | stamp own | tee -a "$LOGS/own"
+}
+# What failed on one side: its failing tasks and tests with the lines around them, then its last lines.
+show_failure() {
+  step "molecule: what failed on the $1 side (again, from its own log)"
+  grep -v 'FAILED - RETRYING' "$LOGS/$1" | grep -B 12 -A 25 -E 'fatal: |FAILED|failed=[1-9]|ERROR|Error: ' | tail -n 400 || true
+  printf '\n--- the last 60 lines of the %s side\n' "$1"
+  tail -n 60 "$LOGS/$1"
 }
 step "molecule: the shared host's scenarios (ansible-core $NEWEST, then default on $OLDEST) beside ${OWN_HOSTS[*]} (ansible-core $NEWEST, hosts of their own)"
 shared_hosts &
@@ -87,7 +97,11 @@ wait "$own_pid" || own_rc=$?
 step "molecule: shared host exit $shared_rc, own hosts exit $own_rc"
 # (Not `[ ] && [ ]`: set -e ignores a failure that is not the last command of an && list.)
 if [ "$shared_rc" -ne 0 ] || [ "$own_rc" -ne 0 ]; then
+  if [ "$own_rc" -ne 0 ]; then show_failure own; fi
+  if [ "$shared_rc" -ne 0 ]; then show_failure shared; fi
+  step "molecule: shared host exit $shared_rc, own hosts exit $own_rc"
   exit 1
 fi
+rm -rf "$LOGS"
 
 step "done in $((SECONDS - started)) s"
