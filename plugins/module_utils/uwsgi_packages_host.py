@@ -98,10 +98,11 @@ def due(apps: list) -> dict:
     found = {}
     for app in packages.wanted_apps(apps):
         left = leftovers(app["virtualenv"])
-        planned = read_plan(app)
         if left:
             found[app["name"]] = "a run was killed and left %s" % ", ".join(left)
-        elif planned.install or planned.pending:
+            continue
+        planned = read_plan(app)
+        if planned.install or planned.pending:
             found[app["name"]] = planned.why
     return found
 
@@ -145,18 +146,18 @@ def pip_install(run: Run, venv: str, app: dict) -> tuple:
 
 
 def recover(venv: str) -> list:
-    """What a killed run left beside the virtualenv, made right: a partial snapshot removed, a virtualenv set aside
-    removed, a snapshot renamed back when the virtualenv is gone (a run killed while putting it back). What it did."""
+    """What a killed run left beside the virtualenv (leftovers()), made right: a partial snapshot removed, a
+    virtualenv set aside removed, a snapshot renamed back when the virtualenv is gone (a run killed while putting it
+    back). What it did."""
     done = []
-    if os.path.lexists(packages.staging_of(venv)):
-        shutil.rmtree(packages.staging_of(venv), ignore_errors=True)
-        done.append("removed the partial snapshot %s" % packages.staging_of(venv))
-    if not os.path.lexists(venv) and os.path.isdir(packages.snapshot_of(venv)):
-        os.rename(packages.snapshot_of(venv), venv)
-        done.append("put the snapshot back as %s (a run was killed while putting it back)" % venv)
-    if os.path.lexists(packages.failed_of(venv)):
-        shutil.rmtree(packages.failed_of(venv), ignore_errors=True)
-        done.append("removed %s" % packages.failed_of(venv))
+    for path in leftovers(venv):
+        if path == packages.snapshot_of(venv):
+            os.rename(path, venv)
+            done.append("put the snapshot back as %s (a run was killed while putting it back)" % venv)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+            kind = "the partial snapshot " if path == packages.staging_of(venv) else ""
+            done.append("removed %s%s" % (kind, path))
     return done
 
 

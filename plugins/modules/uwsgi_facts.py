@@ -239,18 +239,9 @@ def pip_version(venv):
 
 
 def venv_version(venv):
-    """major.minor of the Python that made a virtualenv, from its pyvenv.cfg (venv's `version`, or
-    virtualenv's `version_info`); '' when it does not say."""
-    found = {}
-    try:
-        with open(os.path.join(venv, "pyvenv.cfg")) as cfg:
-            for line in cfg:
-                key, sep, value = line.partition("=")
-                if sep:
-                    found[key.strip()] = value.strip()
-    except OSError:
-        return ""
-    match = re.match(r"^(\d+)\.(\d+)", found.get("version_info") or found.get("version") or "")
+    """major.minor of the Python that made a virtualenv (uwsgi_packages_host.venv_version); '' when it does not
+    say."""
+    match = re.match(r"^(\d+)\.(\d+)", packages_host.venv_version(venv))
     return "%s.%s" % match.groups() if match else ""
 
 

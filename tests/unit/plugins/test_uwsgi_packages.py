@@ -178,6 +178,7 @@ def test_a_snapshot_is_made_whole_put_back_dropped_and_what_a_killed_run_left_se
     (tmp_path / ("venv" + packages.STAGING)).mkdir()
     done = host.recover(str(venv))
     assert len(done) == 3 and (venv / "lib" / "shop.py").exists() and not snap.exists()
+    assert host.leftovers(str(venv)) == [] and host.recover(str(venv)) == []
     host.snapshot(runner, str(venv))
     assert host.drop([str(snap), str(venv)]) == [str(snap)] and venv.exists() and not snap.exists()
 
