@@ -25,21 +25,10 @@ MODULE = "pyops.uwsgi.uwsgi_facts"
 POLL = 2.0
 
 
-def process_start(pid):
-    """The start time of a process, in clock ticks since boot (field 22 of /proc/PID/stat), or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as stat:
-            text = stat.read()
-    except (OSError, ValueError):
-        return None
-    # The command name (field 2) is in parentheses and may hold spaces: count after its closing one.
-    return int(text.rsplit(")", 1)[1].split()[19])
-
-
 def this_run():
     """This run: the ansible-playbook process, the parent of the worker that runs an action plugin."""
     pid = os.getppid()
-    return {"controller": socket.gethostname(), "pid": pid, "started": process_start(pid)}
+    return {"controller": socket.gethostname(), "pid": pid, "started": uwsgi_lock.process_start(pid)}
 
 
 def alive(run):
@@ -53,7 +42,7 @@ def alive(run):
         return False
     except PermissionError:
         pass  # it lives, as another user
-    started = process_start(pid)
+    started = uwsgi_lock.process_start(pid)
     return started is None or run.get("started") is None or started == run.get("started")
 
 
@@ -70,7 +59,7 @@ class ActionModule(ActionBase):
         run = this_run() if boolean(args.get("lock", True)) else None
         begun = time.time()
         deadline = begun + wait
-        gone = waited_for = None
+        gone = waited_for = call = None
         try:
             while True:
                 left = max(0, int(deadline - time.time()))
@@ -81,6 +70,7 @@ class ActionModule(ActionBase):
                     if lock:
                         lock["waited"] = round(time.time() - begun, 1)  # in all, on the host and here
                         lock["waited_for"] = waited_for or lock.get("waited_for")
+                        lock["waited_for_call"] = call or lock.get("waited_for_call")
                     result.update(answer)
                     return result
                 held = lock.get("held") or {}
@@ -88,14 +78,20 @@ class ActionModule(ActionBase):
                     gone = held  # a killed run of this controller: taken over at once
                     continue
                 waited_for = waited_for or held
+                call = call or lock.get("waited_for_call")
                 if time.time() >= deadline:
                     break
                 time.sleep(POLL)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
+        still = ""
+        if call:
+            still = (" Its module call (pid %s on the host) still runs: killing a controller does not stop what it "
+                     "started on the host, and no run takes over while that call runs." % call.get("pid"))
         raise AnsibleActionFail(
             "Another run of the role is working on this host: the run of %s. This run waited %d s "
-            "(uwsgi_production_lock_wait) and changed nothing. It can run once that run is over. If that run was "
-            "killed, a run from controller %s takes its lock over at once, and any run does once the lock has not "
-            "been renewed for %d minutes; or remove %s on the host once you are sure it is over."
-            % (uwsgi_lock.describe(held), wait, held.get("controller"), uwsgi_lock.LEASE // 60, uwsgi_lock.LOCK_PATH))
+            "(uwsgi_production_lock_wait) and changed nothing.%s It can run once that run is over. If that run was "
+            "killed, a run from controller %s takes its lock over as soon as its call on the host has ended, and any "
+            "run does once the lock has not been renewed for %d minutes; or remove %s on the host once you are sure "
+            "it is over." % (uwsgi_lock.describe(held), wait, still, held.get("controller"), uwsgi_lock.LEASE // 60,
+                             uwsgi_lock.LOCK_PATH))

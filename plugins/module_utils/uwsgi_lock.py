@@ -13,6 +13,10 @@ record happens under an flock of the file, so two runs never both take it.
   else uwsgi_service when every app is healthy, else uwsgi_rollback).
 - A record whose holder runs on this controller and whose process is gone is a killed run's: the next
   run takes it over at once (plugins/action/uwsgi_facts.py checks the process, on the controller).
+- Killing a run's controller does not reach the module call it had started on the host, which goes on to
+  its end (a reload, a health check, keeping last good). Each call that takes or renews the lock records
+  itself in it (`call`: its PID and that PID's start time, on the host); a run that would take the record
+  over waits while that call still runs, so that two runs never write at once.
 - A record of another controller's run that has not been renewed for LEASE seconds is abandoned: taken
   over too. A run renews it at each call; the longest time between two calls is a uWSGI build or an
   app's packages. A run that ends before its last call (a failed install step, tags that skip the
@@ -38,6 +42,30 @@ LOCK_PATH = "/run/uwsgi-production.lock"
 LEASE = 600
 
 
+def process_start(pid: int) -> Optional[int]:
+    """The start time of a process, in clock ticks since boot (field 22 of /proc/PID/stat), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            text = stat.read()
+    except (OSError, ValueError):
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: count after its closing one.
+    return int(text.rsplit(")", 1)[1].split()[19])
+
+
+def this_call() -> Dict[str, Any]:
+    """The module call this process runs, as the lock records it: its PID and that PID's start time."""
+    return {"pid": os.getpid(), "started": process_start(os.getpid())}
+
+
+def running(call: Any) -> bool:
+    """Whether a recorded module call still runs on this host: the same PID, started at the same time."""
+    if not isinstance(call, dict) or not isinstance(call.get("pid"), int) or call["pid"] <= 0:
+        return False
+    started = process_start(call["pid"])
+    return started is not None and started == call.get("started")
+
+
 class NotHeld(Exception):
     """This run does not hold the lock (another run took it over): it must not write."""
 
@@ -58,27 +86,30 @@ def stamp(seconds: Any) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
-def decide(held: Optional[Record], run: Record, now: float, lease: float = LEASE, gone: Optional[Record] = None) -> str:
+def decide(held: Optional[Record], run: Record, now: float, lease: float = LEASE, gone: Optional[Record] = None,
+           busy: bool = False) -> str:
     """What a run may do with the record `held` (None: free): 'take', 'ours', 'wait', 'check' or 'stale'.
 
     gone: the holder (of this same controller) whose process the controller found gone, or None.
+    busy: whether the module call the record names still runs on the host.
       take   nobody holds it
       ours   this run holds it
-      stale  the holder is a killed run (its process gone) or another controller's run abandoned for `lease` s
+      stale  the holder is a killed run (its process gone) or another controller's run abandoned for `lease` s,
+             and no call of it still runs on the host
       check  the holder runs on this controller: only the controller can tell whether its process lives
-      wait   another run holds it
+      wait   another run holds it, or its call still runs
     """
     if not held:
         return "take"
     if same_run(held, run):
         return "ours"
     if gone and same_run(held, gone):
-        return "stale"
+        return "wait" if busy else "stale"
     if held.get("controller") == run.get("controller"):
         return "check"
     renewed = held.get("renewed")
     if not isinstance(renewed, (int, float)) or now - renewed > lease:
-        return "stale"
+        return "wait" if busy else "stale"
     return "wait"
 
 
@@ -115,24 +146,26 @@ class Lock:
             os.close(fd)
 
     def acquire(self, run: Record, now: Optional[float] = None, gone: Optional[Record] = None,
-                lease: float = LEASE) -> Tuple[str, Optional[Dict[str, Any]]]:
-        """Take the lock for `run` if the rules allow: (verdict, the record held before, or None)."""
+                lease: float = LEASE, call: Optional[Record] = None) -> Tuple[str, Optional[Dict[str, Any]]]:
+        """Take the lock for `run` if the rules allow: (verdict, the record held before, or None). `call`: the
+        module call taking it (this_call()), recorded."""
         def change(held):
             at = time.time() if now is None else now
-            verdict = decide(held, run, at, lease, gone)
+            verdict = decide(held, run, at, lease, gone, busy=bool(held) and running(held.get("call")))
             if verdict in ("take", "stale"):
-                return dict(run, taken=at, renewed=at), (verdict, held)
+                return dict(run, taken=at, renewed=at, call=call), (verdict, held)
             if verdict == "ours":
-                return dict(held, renewed=at), (verdict, held)
+                return dict(held, renewed=at, call=call), (verdict, held)
             return False, (verdict, held)
         return self._locked(change)
 
-    def renew(self, run: Record, now: Optional[float] = None) -> None:
-        """Renew this run's hold; NotHeld when another run holds the lock (or nobody does)."""
+    def renew(self, run: Record, now: Optional[float] = None, call: Optional[Record] = None) -> None:
+        """Renew this run's hold, recording `call` (the module call about to write); NotHeld when another run
+        holds the lock (or nobody does)."""
         def change(held):
             if not same_run(held, run):
                 return False, (False, held)
-            return dict(held, renewed=time.time() if now is None else now), (True, held)
+            return dict(held, renewed=time.time() if now is None else now, call=call), (True, held)
         ours, held = self._locked(change)
         if not ours:
             raise NotHeld("this run does not hold the run lock of the host (%s): %s" % (
@@ -155,7 +188,7 @@ def hold(module: Any, run: Optional[Record]) -> None:
     if not run or module.check_mode:
         return
     try:
-        Lock().renew(run)
+        Lock().renew(run, call=this_call())
     except NotHeld as exc:
         module.fail_json(msg="%s. This step wrote nothing." % exc)
 

@@ -161,8 +161,9 @@ host_resources:
   type: dict
 lock:
   description:
-    - What became of the run lock, C({verdict, held, waited, waited_for}) (waited_for, the run this one waited
-      for, if any); verdict is C(take), C(ours) or C(stale) (taken over
+    - What became of the run lock, C({verdict, held, waited, waited_for, waited_for_call}) (waited_for, the run
+      this one waited for, if any; waited_for_call, that run's module call this one saw still running on the host,
+      C({pid, started}), if any); verdict is C(take), C(ours) or C(stale) (taken over
       from a killed or abandoned run) once this run holds it, C(wait) or C(check) (the controller must say whether
       the holder of its own runs lives) when another run holds it and no fact was read; C(none) in check mode.
   returned: always
@@ -250,13 +251,15 @@ def take_lock(module, poll=1.0):
     controller's run: {verdict, held (the record before), waited}."""
     run = module.params["run"]
     if module.check_mode or not run or not module.params["lock"]:
-        return dict(verdict="none", held=None, waited=0, waited_for=None)
+        return dict(verdict="none", held=None, waited=0, waited_for=None, waited_for_call=None)
     lock = uwsgi_lock.Lock()
     started = time.time()
-    waited_for = None
+    waited_for = waited_for_call = None
     while True:
-        verdict, held = lock.acquire(run, gone=module.params["gone"])
+        verdict, held = lock.acquire(run, gone=module.params["gone"], call=uwsgi_lock.this_call())
         waited = round(time.time() - started, 1)
+        if verdict == "wait" and uwsgi_lock.running((held or {}).get("call")):
+            waited_for_call = waited_for_call or held["call"]
         if verdict == "stale":
             module.warn("took over the run lock of the host from the run of %s, which ended without giving it up "
                         "(killed, failed before its last step, or limited by tags): what it left half done is "
@@ -264,7 +267,8 @@ def take_lock(module, poll=1.0):
         if verdict == "wait":
             waited_for = waited_for or held
         if verdict != "wait" or waited >= module.params["lock_wait"]:
-            return dict(verdict=verdict, held=held, waited=waited, waited_for=waited_for)
+            return dict(verdict=verdict, held=held, waited=waited, waited_for=waited_for,
+                        waited_for_call=waited_for_call)
         time.sleep(poll)
 
 

@@ -277,7 +277,7 @@ def restore_all(module: AnsibleModule) -> None:
     systemd = Systemd(module)
     if params["run"]:
         try:
-            uwsgi_lock.Lock().renew(params["run"])
+            uwsgi_lock.Lock().renew(params["run"], call=uwsgi_lock.this_call())
         except uwsgi_lock.NotHeld as exc:
             restored = {name: {"restored": False, "action": "none", "serving": False, "error": str(exc)}
                         for name in params["changed_apps"]}

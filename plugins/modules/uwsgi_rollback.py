@@ -353,7 +353,7 @@ def main():
     )
     if module.params["run"]:
         try:
-            uwsgi_lock.Lock().renew(module.params["run"])
+            uwsgi_lock.Lock().renew(module.params["run"], call=uwsgi_lock.this_call())
         except uwsgi_lock.NotHeld as exc:
             module.fail_json(msg="%s\nNot rolled back: %s. Nothing was written." % (module.params["failure"], exc))
     rb = Rollback(module, Systemd(module))

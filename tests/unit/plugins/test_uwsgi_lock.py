@@ -29,12 +29,32 @@ OTHER = {"controller": "ctl2", "pid": 100, "started": 5}
 ])
 def test_who_may_take_the_lock(held, run, now, gone, verdict):
     assert decide(held, run, now, gone=gone) == verdict
+    if verdict == "stale":
+        # ... unless the module call the holder was making on the host still runs: waited for.
+        assert decide(held, run, now, gone=gone, busy=True) == "wait"
+
+
+def test_a_killed_runs_call_that_still_runs_on_the_host_is_waited_for(tmp_path):
+    lock = Lock(str(tmp_path / "lock"))
+    call = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.acquire(B, now=1, call={"pid": call.pid, "started": uwsgi_lock.process_start(call.pid)})
+        assert uwsgi_lock.running(lock.holder()["call"])
+        assert lock.acquire(A, now=2, gone=B)[0] == "wait"
+    finally:
+        call.kill()
+        call.wait()
+    assert not uwsgi_lock.running(lock.holder()["call"])
+    verdict, held = lock.acquire(A, now=3, gone=B, call=uwsgi_lock.this_call())
+    assert verdict == "stale" and held["pid"] == B["pid"]
+    assert lock.holder()["call"] == {"pid": os.getpid(), "started": uwsgi_lock.process_start(os.getpid())}
+    assert not uwsgi_lock.running({"pid": os.getpid(), "started": 1})  # the PID now names another process
 
 
 def test_take_renew_release(tmp_path):
     lock = Lock(str(tmp_path / "lock"))
     assert lock.acquire(A, now=1) == ("take", None)
-    assert lock.holder() == dict(A, taken=1, renewed=1)
+    assert lock.holder() == dict(A, taken=1, renewed=1, call=None)
     lock.renew(A, now=5)
     assert lock.holder()["renewed"] == 5
     assert lock.acquire(OTHER, now=6)[0] == "wait"
@@ -92,7 +112,7 @@ def test_of_many_runs_at_once_exactly_one_takes_it(tmp_path):
 def test_the_controller_tells_a_live_run_from_a_killed_one():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        run = {"controller": "x", "pid": child.pid, "started": action.process_start(child.pid)}
+        run = {"controller": "x", "pid": child.pid, "started": uwsgi_lock.process_start(child.pid)}
         assert action.alive(run)
         assert not action.alive(dict(run, started=run["started"] - 1))  # the PID now names another process
     finally:
@@ -100,4 +120,4 @@ def test_the_controller_tells_a_live_run_from_a_killed_one():
         child.wait()
     time.sleep(0.1)
     assert not action.alive(run)
-    assert action.this_run()["started"] == action.process_start(action.this_run()["pid"])
+    assert action.this_run()["started"] == uwsgi_lock.process_start(action.this_run()["pid"])
