@@ -146,12 +146,20 @@ def steady(pidfile: str, settle: float, result: Dict[str, Any], start: float, re
         result)
 
 
+# An app that answers, but with a status other than the expected one, to every request for this long is unhealthy
+# at once: not waited for to the end of the check's timeout (a release live on every worker and answering 500 would
+# serve 500 to every client all that time). Connection errors (an app still starting) are waited for as before.
+WRONG_FOR_S = 3.0
+
+
 def check(socket: str, protocol: str, path: str = "/", host: str = "localhost", status: Sequence[int] = (200,),
           timeout: float = 30, request_timeout: float = 5, interval: float = 0.5, recreated_file: Optional[str] = None,
-          recreated_file_inode: Optional[int] = None, pidfile: Optional[str] = None, settle: float = 0.0) -> Dict[str, Any]:
+          recreated_file_inode: Optional[int] = None, pidfile: Optional[str] = None, settle: float = 0.0,
+          wrong_for: float = WRONG_FOR_S) -> Dict[str, Any]:
     """Return the result dict (status, body, attempts, elapsed) of the first expected answer, or raise
     Unhealthy with the message the role shows. With a pidfile and `settle` seconds, the master must also
-    still run, the same one, that long after the answer (steady)."""
+    still run, the same one, that long after the answer (steady). Wrong answers to every request for `wrong_for`
+    seconds (0: never) end the check there."""
     address = socket
     start = time.monotonic()
     deadline = start + timeout
@@ -172,6 +180,7 @@ def check(socket: str, protocol: str, path: str = "/", host: str = "localhost", 
                     % (recreated_file, timeout), result)
             time.sleep(0.05)
 
+    wrong_since = None
     while True:
         result["attempts"] += 1
         try:
@@ -184,11 +193,18 @@ def check(socket: str, protocol: str, path: str = "/", host: str = "localhost", 
             if pidfile and settle:
                 steady(pidfile, settle, result, start, recreated_file)
             return result
+        wrong_since = (wrong_since or time.monotonic()) if result["status"] else None
+        if wrong_for and wrong_since and time.monotonic() - wrong_since >= wrong_for:
+            raise Unhealthy(_wrong(path, address, protocol, status, result)
+                            + ", a wrong answer to every request for %.1f s: not waited for to the end of the check's "
+                            "%.0f s" % (wrong_for, timeout), result)
         if time.monotonic() + interval >= deadline:
             break
         time.sleep(interval)
+    raise Unhealthy(_wrong(path, address, protocol, status, result), result)
 
-    raise Unhealthy(
-        "GET %s on %s (%s) answered %s after %d attempts in %.1f s; expected %s"
-        % (path, address, protocol, result["status"] or result["body"], result["attempts"], result["elapsed"],
-           " or ".join(str(code) for code in status)), result)
+
+def _wrong(path: str, address: str, protocol: str, status: Sequence[int], result: Dict[str, Any]) -> str:
+    return "GET %s on %s (%s) answered %s after %d attempts in %.1f s; expected %s" % (
+        path, address, protocol, result["status"] or result["body"], result["attempts"], result["elapsed"],
+        " or ".join(str(code) for code in status))

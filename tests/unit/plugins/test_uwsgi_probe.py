@@ -10,15 +10,16 @@ import pytest
 
 from ansible_collections.pyops.uwsgi.plugins.module_utils import uwsgi_probe as probe
 
-# Serves GET with 200 on 127.0.0.1:<free port> (printed first), writes its pid to argv[1], and exits
+# Serves GET with 200 (or argv[3]) on 127.0.0.1:<free port> (printed first), writes its pid to argv[1], and exits
 # argv[2] seconds after its first answer (never when it is 0).
 SERVER = textwrap.dedent("""
     import http.server, os, sys, threading
     pidfile, exit_after = sys.argv[1], float(sys.argv[2])
+    answer = int(sys.argv[3]) if len(sys.argv) > 3 else 200
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200)
+            self.send_response(answer)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
@@ -40,9 +41,9 @@ SERVER = textwrap.dedent("""
 def serve(tmp_path):
     started = []
 
-    def start(exit_after):
+    def start(exit_after, answer=200):
         pidfile = tmp_path / "uwsgi.pid"
-        proc = subprocess.Popen([sys.executable, "-c", SERVER, str(pidfile), str(exit_after)],
+        proc = subprocess.Popen([sys.executable, "-c", SERVER, str(pidfile), str(exit_after), str(answer)],
                                 stdout=subprocess.PIPE, text=True)
         started.append(proc)
         return "127.0.0.1:%s" % proc.stdout.readline().strip(), str(pidfile), proc
@@ -109,3 +110,30 @@ def test_without_settle_the_answer_alone_counts(serve):
     address, pidfile, _proc = serve(0.1)
     result = probe.check(address, "http", timeout=5, pidfile=pidfile)
     assert result["status"] == 200 and "master" not in result
+
+
+def test_an_app_answering_wrong_to_every_request_is_not_waited_for_to_the_end(serve):
+    address, _pidfile, _proc = serve(0, answer=500)
+    started = time.monotonic()
+    with pytest.raises(probe.Unhealthy) as caught:
+        probe.check(address, "http", timeout=30, wrong_for=1.0, interval=0.2)
+    took = time.monotonic() - started
+    assert 1.0 <= took < 5, took
+    assert "answered 500" in caught.value.msg and "a wrong answer to every request for 1.0 s" in caught.value.msg
+    assert caught.value.result["attempts"] >= 5
+
+
+def test_without_wrong_for_a_wrong_answer_is_waited_for_to_the_timeout(serve):
+    address, _pidfile, _proc = serve(0, answer=500)
+    started = time.monotonic()
+    with pytest.raises(probe.Unhealthy) as caught:
+        probe.check(address, "http", timeout=2, wrong_for=0, interval=0.2)
+    assert time.monotonic() - started >= 1.8
+    assert "answered 500" in caught.value.msg and "wrong answer to every request" not in caught.value.msg
+
+
+def test_no_answer_at_all_is_waited_for_to_the_timeout_whatever_wrong_for():
+    started = time.monotonic()
+    with pytest.raises(probe.Unhealthy) as caught:
+        probe.check("127.0.0.1:9", "http", timeout=2, wrong_for=0.5, interval=0.2)
+    assert time.monotonic() - started >= 1.8 and caught.value.result["status"] == 0
