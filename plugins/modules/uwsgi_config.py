@@ -510,8 +510,9 @@ def main():
     apply(run)
     switch(run)
     quiet = settled(module, run.role, run.records)
-    if quiet:
-        # The service step will not run: this is the run's last call.
+    if quiet or not release.switch_allowed(module.params["run_tags"], module.params["skip_tags"]):
+        # The service step will not run (nothing to do, or the run's tags leave it out): this is the run's last
+        # call, which gives the lock up (else a run from another controller would wait for its lease to end).
         uwsgi_lock.release(module, module.params["run"])
     module.exit_json(changed=run.files.changed or bool(run.switched), apps=uwsgi_record.results(run.records),
                      changed_files=run.files.report(), diff=run.files.diffs, python_version=run.python_version,
