@@ -92,6 +92,10 @@ def test_a_release_failing_after_the_switch_is_switched_back_and_the_run_says_so
     assert "DOWN" not in msg
     switched = entry["switched"]["shop"]
     assert (switched["from"], switched["to"], switched["loaded"]) == ("8", "9", "chain"), switched
+    # Answering 500 from every worker, it failed once every request had answered wrong for 3 s, not at the end of
+    # its health check's timeout (10 s): 3 s of errors, not 10.
+    assert "a wrong answer to every request for 3.0 s" in msg, msg
+    assert 3.0 <= switched["health"]["elapsed"] < 6, switched
     # Release 8 serves again, from new workers; release 9 lost its marker: never switched to again unbuilt.
     assert entry["after"]["current"] == "8" and served(entry) == "200 shop 8"
     assert entry["after"]["releases"]["9"] == {"complete": False, "failed": True}
@@ -185,7 +189,8 @@ def test_a_version_failing_its_health_check_after_the_reload_is_undone_and_said(
     entry = record(host, "packages-unhealthy")
     assert entry["outcome"]["failed"], entry
     msg = entry["outcome"]["msg"]
-    for word in ["uWSGI app 'shopapp'", "failed its health check after a reload", "Packages on host ",
+    for word in ["uWSGI app 'shopapp'", "failed its health check after a reload", "a wrong answer to every request",
+                 "Packages on host ",
                  "- app 'shopapp': its virtualenv was put back and the app reloaded; it answers its health check "
                  "again: it serves its old code."]:
         assert word in msg, (word, msg)
