@@ -42,15 +42,21 @@ LOCK_PATH = "/run/uwsgi-production.lock"
 LEASE = 600
 
 
-def process_start(pid: int) -> Optional[int]:
-    """The start time of a process, in clock ticks since boot (field 22 of /proc/PID/stat), or None."""
+def _stat(pid: int) -> list:
+    """The fields of /proc/PID/stat after the command name (field 3, the state, first), or []."""
     try:
         with open("/proc/%d/stat" % pid) as stat:
             text = stat.read()
     except (OSError, ValueError):
-        return None
+        return []
     # The command name (field 2) is in parentheses and may hold spaces: count after its closing one.
-    return int(text.rsplit(")", 1)[1].split()[19])
+    return text.rsplit(")", 1)[1].split()
+
+
+def process_start(pid: int) -> Optional[int]:
+    """The start time of a process, in clock ticks since boot (field 22 of /proc/PID/stat), or None."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def this_call() -> Dict[str, Any]:
@@ -62,8 +68,9 @@ def running(call: Any) -> bool:
     """Whether a recorded module call still runs on this host: the same PID, started at the same time."""
     if not isinstance(call, dict) or not isinstance(call.get("pid"), int) or call["pid"] <= 0:
         return False
-    started = process_start(call["pid"])
-    return started is not None and started == call.get("started")
+    fields = _stat(call["pid"])
+    # A zombie (Z) has ended: only its parent has not read its exit status yet.
+    return bool(fields) and fields[0] != "Z" and int(fields[19]) == call.get("started")
 
 
 class NotHeld(Exception):

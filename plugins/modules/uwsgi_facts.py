@@ -258,8 +258,9 @@ def take_lock(module, poll=1.0):
     while True:
         verdict, held = lock.acquire(run, gone=module.params["gone"], call=uwsgi_lock.this_call())
         waited = round(time.time() - started, 1)
-        if verdict == "wait" and uwsgi_lock.running((held or {}).get("call")):
-            waited_for_call = waited_for_call or held["call"]
+        if verdict == "wait" and uwsgi_lock.decide(held, run, time.time(), gone=module.params["gone"]) == "stale":
+            # A killed or abandoned run, whose call on the host still runs: waited for.
+            waited_for_call = waited_for_call or held.get("call")
         if verdict == "stale":
             module.warn("took over the run lock of the host from the run of %s, which ended without giving it up "
                         "(killed, failed before its last step, or limited by tags): what it left half done is "

@@ -121,3 +121,33 @@ def test_the_controller_tells_a_live_run_from_a_killed_one():
     time.sleep(0.1)
     assert not action.alive(run)
     assert action.this_run()["started"] == uwsgi_lock.process_start(action.this_run()["pid"])
+
+
+def test_uwsgi_facts_waits_for_a_killed_runs_call_then_takes_over_and_says_which(tmp_path, monkeypatch):
+    """uwsgi_facts.take_lock on a real lock file: the killed run B's call (a real process here) runs 1.5 s more."""
+    from types import SimpleNamespace
+
+    from ansible_collections.pyops.uwsgi.plugins.modules import uwsgi_facts as facts
+
+    path = str(tmp_path / "lock")
+    monkeypatch.setattr(facts.uwsgi_lock, "Lock", lambda: Lock(path))
+    call = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
+    try:
+        recorded = {"pid": call.pid, "started": uwsgi_lock.process_start(call.pid)}
+        Lock(path).acquire(B, call=recorded)
+        warnings = []
+        module = SimpleNamespace(params={"run": A, "lock": True, "lock_wait": 30, "gone": B}, check_mode=False,
+                                 warn=warnings.append)
+        got = facts.take_lock(module, poll=0.1)
+    finally:
+        call.kill()
+        call.wait()
+    assert got["verdict"] == "stale" and got["held"]["pid"] == B["pid"], got
+    assert got["waited_for_call"] == recorded and got["waited"] >= 1.0, got
+    assert len(warnings) == 1 and "took over the run lock" in warnings[0]
+    # Another controller's live run is waited for too, but it is no killed run's call: none is named.
+    Lock(path).release(A)
+    assert Lock(path).acquire(OTHER, now=time.time(), call=uwsgi_lock.this_call())[0] == "take"
+    module.params.update(lock_wait=0, gone=None)
+    got = facts.take_lock(module, poll=0.1)
+    assert got["verdict"] == "wait" and got["waited_for_call"] is None, got
